@@ -1,0 +1,54 @@
+/* cli.h — what the subcommands of the specmatch command share. */
+#ifndef SM_CLI_H
+#define SM_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "specmatch/specmatch.h"
+
+/* Exit codes, documented in the README and the man page; stable. */
+enum {
+    EXIT_OK = 0,
+    EXIT_NO_MATCH = 1, /* only with --fail-no-match */
+    EXIT_USAGE = 2,
+    EXIT_DATA = 3,     /* bad input data */
+    EXIT_IO = 4,       /* I/O or system error, unusable library file */
+};
+
+extern int cli_verbosity; /* 0 quiet, 1 normal, 2 verbose */
+
+void cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "specmatch: FILE:LINE: message" from an sm_error. */
+void cli_report(const sm_error *err);
+/* Exit code an sm_status maps to. */
+int cli_exit_for(sm_status st);
+/* Keeps the more serious of two exit codes (I/O over data over success). */
+int cli_worse(int a, int b);
+
+/* Expands the command line's inputs: files as given, "-" for stdin, directories to
+ * their regular files (sorted by name). Errors are reported and counted. */
+typedef struct cli_inputs {
+    char **paths;
+    size_t n;
+    size_t cap;
+} cli_inputs;
+int cli_inputs_expand(cli_inputs *in, char **args, int nargs, bool recursive);
+void cli_inputs_free(cli_inputs *in);
+
+/* Default reference library: $SPECMATCH_LIBRARY, the build tree, the data dir. */
+const char *cli_default_library(void);
+
+/* JSON string (with quotes) of s: control characters escaped, invalid UTF-8 bytes
+ * taken as Latin-1 so that the output is always valid JSON. */
+void cli_json_str(FILE *out, const char *s);
+/* CSV field (RFC 4180 quoting when needed); TSV field (tabs, newlines -> spaces). */
+void cli_csv_str(FILE *out, const char *s);
+void cli_tsv_str(FILE *out, const char *s);
+
+int cmd_search(int argc, char **argv);
+int cmd_library(int argc, char **argv);
+
+#endif

@@ -1,0 +1,245 @@
+/* specmatch.h — public API: read EI mass spectra, preprocess, score and search an HDF5 reference library. */
+#ifndef SPECMATCH_H
+#define SPECMATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "specmatch/version.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SM_BUILDING_LIBRARY) && defined(__GNUC__)
+#define SM_API __attribute__((visibility("default")))
+#else
+#define SM_API
+#endif
+
+/* Status codes. The numbers are stable: they may be logged or stored. */
+typedef enum sm_status {
+    SM_OK = 0,
+    SM_END = 1,             /* no more spectra in a reader: not an error */
+    SM_ERR_NOMEM = 2,       /* out of memory */
+    SM_ERR_IO = 3,          /* a file could not be opened, read or written */
+    SM_ERR_PARSE = 4,       /* input data is malformed */
+    SM_ERR_ARG = 5,         /* invalid argument from the caller */
+    SM_ERR_FORMAT = 6,      /* library file of an unknown format or version */
+    SM_ERR_CHECKSUM = 7,    /* library file content does not match its checksum */
+    SM_ERR_HDF5 = 8,        /* the HDF5 library reported an error */
+    SM_ERR_LIMIT = 9,       /* a documented limit was exceeded */
+    SM_ERR_UNSUPPORTED = 10 /* feature or kernel not available here */
+} sm_status;
+
+SM_API const char *sm_status_str(sm_status s);
+
+/* Caller-owned error details: where the problem is and what was expected. */
+typedef struct sm_error {
+    sm_status status;
+    char file[512];          /* input or library path, "" if none */
+    unsigned long line;      /* 1-based line in file, 0 if not applicable */
+    char message[1024];
+} sm_error;
+
+/* Version string of the library ("0.1.0"), the HDF5 it runs with, the active kernel. */
+SM_API const char *sm_version(void);
+SM_API const char *sm_hdf5_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Spectra as read                                                     */
+
+/* Limits that protect the machine; exceeding one is an error, never truncation. */
+#define SM_MAX_PEAKS 65536        /* peaks per spectrum as read */
+#define SM_MAX_MZ 5000.0          /* largest m/z accepted */
+#define SM_MAX_LINE 65536         /* longest input line, bytes */
+#define SM_MAX_NOMINAL_MZ 5000    /* nominal-mass bins: 0..SM_MAX_NOMINAL_MZ */
+
+typedef struct sm_peak {
+    double mz;
+    double intensity;
+} sm_peak;
+
+typedef enum sm_field {
+    SM_FIELD_NAME = 0,
+    SM_FIELD_SYNONYMS,  /* several Synon: lines joined with '\n' */
+    SM_FIELD_INCHIKEY,
+    SM_FIELD_FORMULA,
+    SM_FIELD_CAS,       /* CAS#, CASNO */
+    SM_FIELD_ID,        /* ID, DB#, NIST# */
+    SM_FIELD_COMMENT,   /* Comment, Comments */
+    SM_FIELD_LICENSE,
+    SM_FIELD_COUNT
+} sm_field;
+
+SM_API const char *sm_field_name(sm_field f);
+
+typedef struct sm_spectrum {
+    char *field[SM_FIELD_COUNT]; /* owned, NULL when absent */
+    double mw;                   /* NAN when absent */
+    double exact_mass;           /* NAN when absent */
+    size_t n_peaks;
+    size_t cap_peaks;
+    sm_peak *peaks;              /* owned, in file order */
+    unsigned long line;          /* line where the record starts */
+} sm_spectrum;
+
+SM_API void sm_spectrum_init(sm_spectrum *s);
+/* Frees what the spectrum owns and re-initializes it; takes NULL. */
+SM_API void sm_spectrum_clear(sm_spectrum *s);
+
+/* ------------------------------------------------------------------ */
+/* Streaming MSP reader                                                */
+
+typedef struct sm_reader sm_reader;
+
+/* path "-" reads standard input. */
+SM_API sm_status sm_reader_open(const char *path, sm_reader **out, sm_error *err);
+/* Reads from an open stream the caller keeps owning; label names it in errors. */
+SM_API sm_status sm_reader_open_stream(FILE *fp, const char *label, sm_reader **out,
+                                       sm_error *err);
+/* Next spectrum into *out (cleared first). Returns SM_OK, SM_END, or an error for
+ * one record (SM_ERR_PARSE, SM_ERR_LIMIT); after a record error the next call goes
+ * on with the following record. SM_ERR_IO ends the stream. */
+SM_API sm_status sm_reader_next(sm_reader *r, sm_spectrum *out, sm_error *err);
+/* Number of records seen so far, good or bad. */
+SM_API size_t sm_reader_records(const sm_reader *r);
+SM_API void sm_reader_close(sm_reader *r);
+
+/* ------------------------------------------------------------------ */
+/* Preprocessing and scores                                            */
+
+/* Fractional m/z up to this fraction rounds down, above it rounds up (AMDIS). */
+#define SM_MZ_ROUND_BOUNDARY 0.649
+#define SM_BASE_PEAK 999
+
+/* A nominal-mass spectrum: m/z ascending, unique, intensity 1..999. A view. */
+typedef struct sm_nominal {
+    size_t n;
+    const uint16_t *mz;
+    const uint16_t *intensity;
+} sm_nominal;
+
+/* Nominal mass of an m/z value by the rounding rule above. */
+SM_API long sm_nominal_mz(double mz);
+
+/* Preprocess peaks into caller buffers of capacity cap (SM_MAX_NOMINAL_MZ + 1 is
+ * always enough). Fails on an empty spectrum, a non-finite, negative or out-of-range
+ * value, or a spectrum whose intensities are all zero. */
+SM_API sm_status sm_preprocess(const sm_peak *peaks, size_t n_peaks, uint16_t *mz,
+                               uint16_t *intensity, size_t cap, size_t *n_out,
+                               sm_error *err);
+
+/* NIST identity match factor ("identity, EI normal"), Stein & Scott 1994 as
+ * reproduced by Samokhin 2024: exact value on the 0-999 scale before display
+ * rounding (may be -0.5 for no overlap). reverse != 0 gives the reverse MF. */
+SM_API double sm_match_factor(sm_nominal unknown, sm_nominal library, int reverse);
+
+/* Integer shown to users: floor(mf + 0.5) clamped to 0..999. */
+SM_API int sm_mf_display(double mf);
+
+/* ------------------------------------------------------------------ */
+/* Reference library (HDF5)                                            */
+
+typedef struct sm_library sm_library;
+
+/* Opens and fully loads a library file; verifies format version and checksum. */
+SM_API sm_status sm_library_open(const char *path, sm_library **out, sm_error *err);
+SM_API void sm_library_close(sm_library *lib);
+
+SM_API size_t sm_library_size(const sm_library *lib);
+/* Metadata of spectrum i; "" when absent. */
+SM_API const char *sm_library_field(const sm_library *lib, size_t i, sm_field f);
+SM_API double sm_library_mw(const sm_library *lib, size_t i);
+SM_API double sm_library_exact_mass(const sm_library *lib, size_t i);
+SM_API sm_nominal sm_library_nominal(const sm_library *lib, size_t i);
+/* Peaks as read (m/z and intensity arrays of n entries). */
+SM_API void sm_library_peaks(const sm_library *lib, size_t i, const double **mz,
+                             const double **intensity, size_t *n);
+
+typedef struct sm_library_info {
+    unsigned format_major;
+    unsigned format_minor;
+    const char *format_name;
+    const char *tool_version;
+    const char *created;          /* ISO 8601 UTC */
+    const char *checksum;         /* "sha256:<hex>" of the content */
+    double mz_round_boundary;
+    unsigned base_peak;
+    size_t n_spectra;
+    size_t n_sources;
+} sm_library_info;
+
+SM_API void sm_library_get_info(const sm_library *lib, sm_library_info *info);
+/* Source file j: its file name (no directories), sha256 hex, spectra taken. */
+SM_API void sm_library_source(const sm_library *lib, size_t j, const char **path,
+                              const char **sha256_hex, size_t *n_spectra);
+
+/* Building a library. */
+typedef struct sm_builder sm_builder;
+
+SM_API sm_status sm_builder_new(sm_builder **out, sm_error *err);
+SM_API void sm_builder_free(sm_builder *b);
+/* Adds one spectrum (copied); fails when it cannot be preprocessed. */
+SM_API sm_status sm_builder_add(sm_builder *b, const sm_spectrum *s, sm_error *err);
+/* Records a source file's provenance (file name and sha256, computed here) for the
+ * spectra added since the previous source. */
+SM_API sm_status sm_builder_add_source(sm_builder *b, const char *path, size_t n_spectra,
+                                       sm_error *err);
+SM_API size_t sm_builder_size(const sm_builder *b);
+/* Writes to a temporary file beside path, then renames it into place. */
+SM_API sm_status sm_builder_write(sm_builder *b, const char *path, sm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Search                                                              */
+
+typedef struct sm_hit {
+    size_t index;  /* library spectrum */
+    double mf;     /* identity match factor, exact */
+    double rmf;    /* reverse match factor, exact */
+} sm_hit;
+
+typedef struct sm_searcher sm_searcher;
+
+/* One searcher per thread; the library is shared read-only. */
+SM_API sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *err);
+SM_API void sm_searcher_free(sm_searcher *s);
+
+/* Top-k library spectra by MF (ties: lower index first) for a preprocessed query.
+ * exclude: a library index left out (for replicate tests), or SIZE_MAX for none.
+ * hits has room for k; *n_hits receives how many were filled. */
+SM_API sm_status sm_search_nominal(sm_searcher *s, sm_nominal query, size_t k,
+                                   size_t exclude, sm_hit *hits, size_t *n_hits,
+                                   sm_error *err);
+/* Same, preprocessing the spectrum first. */
+SM_API sm_status sm_search(sm_searcher *s, const sm_spectrum *query, size_t k,
+                           sm_hit *hits, size_t *n_hits, sm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Compound identity                                                   */
+
+/* True when the name or the formula says the compound is isotope-labelled with
+ * deuterium (internal standards: "Fentanyl-d5", "NAPHTHALENE (1,2,...-D8)",
+ * formula "C22H23D5N2O"). Such standards share the InChIKey's first block with
+ * their parent but are compounds of their own. */
+SM_API bool sm_is_deuterated(const char *name, const char *formula);
+
+/* Key that identifies a compound across spectra: the InChIKey's first block (14
+ * letters), with "-D" appended for deuterated standards; without an InChIKey, the
+ * name in lower case. Empty when both are missing. Truncated to cap - 1 bytes. */
+SM_API void sm_compound_key(const char *inchikey, const char *name, const char *formula,
+                            char *out, size_t cap);
+
+/* ------------------------------------------------------------------ */
+/* Utilities                                                           */
+
+/* SHA-256 of a whole file as 64 lowercase hex characters plus NUL. */
+SM_API sm_status sm_sha256_file(const char *path, char hex[65], sm_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

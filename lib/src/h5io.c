@@ -1,0 +1,1190 @@
+/* h5io.c — reads and writes the HDF5 library file (docs/FORMAT.md); the only file that calls HDF5. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hdf5.h>
+
+#include "sm_internal.h"
+
+/* Largest element count accepted for any array read from a file. Sizes come from
+ * the file, which may be damaged or hostile: refuse them before allocating. */
+#define MAX_ELEMS ((uint64_t)1 << 34)
+/* Longest string attribute accepted (tool version, date, checksum). */
+#define MAX_ATTR_STR 4096u
+/* Chunk length in elements: large enough for good compression, small enough that
+ * one chunk of a small library is not mostly padding. */
+#define CHUNK_ELEMS 65536u
+#define DEFLATE_LEVEL 4u
+
+/* Where errors go: every message names the library file. */
+typedef struct io {
+    const char *path;
+    sm_error *err;
+} io;
+
+/* ------------------------------------------------------------------ */
+/* HDF5 errors                                                         */
+
+/* HDF5 prints its error stack to stderr by default; the library must not print.
+ * Printing is turned off only for the duration of one of our calls and the
+ * caller's handler is put back afterwards. */
+typedef struct quiet {
+    H5E_auto2_t func;
+    void *data;
+    int saved;
+} quiet;
+
+static void quiet_begin(quiet *q)
+{
+    q->saved = H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data) >= 0;
+    if (q->saved)
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_end(const quiet *q)
+{
+    if (q->saved)
+        H5Eset_auto2(H5E_DEFAULT, q->func, q->data);
+}
+
+typedef struct walk {
+    char first[256];  /* what the API call said */
+    char last[256];   /* the innermost cause, usually the useful part */
+    unsigned count;
+} walk;
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    walk *w = data;
+    const char *desc = (e->desc != NULL && e->desc[0] != '\0') ? e->desc : "(no description)";
+    const char *func = e->func_name != NULL ? e->func_name : "?";
+    if (n == 0)
+        snprintf(w->first, sizeof w->first, "%s: %s", func, desc);
+    snprintf(w->last, sizeof w->last, "%s: %s", func, desc);
+    w->count++;
+    return 0;
+}
+
+/* Records an HDF5 failure; must run right after the failing call, before any other
+ * HDF5 call clears the default error stack. */
+static sm_status h5fail(const io *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static sm_status h5fail(const io *x, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+
+    walk w;
+    memset(&w, 0, sizeof w);
+    if (H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w) < 0 || w.count == 0)
+        return sm_seterr_(x->err, SM_ERR_HDF5, x->path, 0, "%s (HDF5 gave no details)", what);
+    if (w.count == 1)
+        return sm_seterr_(x->err, SM_ERR_HDF5, x->path, 0, "%s: HDF5: %s", what, w.first);
+    return sm_seterr_(x->err, SM_ERR_HDF5, x->path, 0, "%s: HDF5: %s (%s)", what, w.first,
+                      w.last);
+}
+
+static void close_id(hid_t *id)
+{
+    if (*id < 0)
+        return;
+    switch (H5Iget_type(*id)) {
+    case H5I_FILE: H5Fclose(*id); break;
+    case H5I_GROUP: H5Gclose(*id); break;
+    case H5I_DATASET: H5Dclose(*id); break;
+    case H5I_ATTR: H5Aclose(*id); break;
+    case H5I_DATASPACE: H5Sclose(*id); break;
+    case H5I_DATATYPE: H5Tclose(*id); break;
+    case H5I_GENPROP_LST: H5Pclose(*id); break;
+    default: break;
+    }
+    *id = H5I_INVALID_HID;
+}
+
+/* ------------------------------------------------------------------ */
+/* Portable little-endian images for the checksum                      */
+
+static void put_le(uint8_t *dst, uint64_t v, unsigned nbytes)
+{
+    for (unsigned i = 0; i < nbytes; i++)
+        dst[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t f64_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+enum kind { K_U8, K_U16, K_U32, K_U64, K_F64 };
+
+/* Feeds n values of the given kind as their little-endian byte images, in blocks so
+ * that a big array is not copied whole. */
+static void hash_array(sm_sha256 *c, const void *p, size_t n, enum kind k)
+{
+    uint8_t buf[4096];
+    unsigned w = k == K_U8 ? 1u : k == K_U16 ? 2u : k == K_U32 ? 4u : 8u;
+    size_t per = sizeof buf / w;
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < n;) {
+        size_t m = n - i < per ? n - i : per;
+        for (size_t j = 0; j < m; j++) {
+            uint64_t v = 0;
+            switch (k) {
+            case K_U8: v = ((const uint8_t *)p)[i + j]; break;
+            case K_U16: v = ((const uint16_t *)p)[i + j]; break;
+            case K_U32: v = ((const uint32_t *)p)[i + j]; break;
+            case K_U64: v = ((const uint64_t *)p)[i + j]; break;
+            case K_F64: v = f64_bits(((const double *)p)[i + j]); break;
+            }
+            put_le(buf + j * w, v, w);
+        }
+        sm_sha256_update_(c, buf, m * w);
+        i += m;
+    }
+}
+
+static void hash_u64(sm_sha256 *c, uint64_t v)
+{
+    uint8_t b[8];
+    put_le(b, v, 8);
+    sm_sha256_update_(c, b, 8);
+}
+
+static void hash_u32(sm_sha256 *c, uint32_t v)
+{
+    uint8_t b[4];
+    put_le(b, v, 4);
+    sm_sha256_update_(c, b, 4);
+}
+
+/* An empty library may come without offset arrays; its offsets are the single 0. */
+static const uint64_t zero_off[1] = {0};
+
+static const uint64_t *offsets_of(const uint64_t *off, size_t n)
+{
+    return (off == NULL && n == 0) ? zero_off : off;
+}
+
+void sm_content_checksum_(const sm_library *lib, char out[80])
+{
+    sm_sha256 c;
+    uint8_t digest[32];
+    size_t n = lib->n;
+    sm_sha256_init_(&c);
+
+    hash_u64(&c, n);
+    hash_array(&c, offsets_of(lib->peak_off, n), n + 1, K_U64);
+    hash_array(&c, lib->peak_mz, lib->n_peaks, K_F64);
+    hash_array(&c, lib->peak_int, lib->n_peaks, K_F64);
+    hash_array(&c, offsets_of(lib->nom_off, n), n + 1, K_U64);
+    hash_array(&c, lib->nom_mz, lib->n_nom, K_U16);
+    hash_array(&c, lib->nom_int, lib->n_nom, K_U16);
+
+    for (int f = 0; f < SM_FIELD_COUNT; f++) {
+        const sm_strcol *col = &lib->col[f];
+        const uint64_t *off = offsets_of(col->off, n);
+        hash_array(&c, off, n + 1, K_U64);
+        if (col->data == NULL || off == NULL)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            sm_sha256_update_(&c, col->data + off[i] + i, (size_t)(off[i + 1] - off[i]));
+    }
+
+    hash_array(&c, lib->mw, n, K_F64);
+    hash_array(&c, lib->exact_mass, n, K_F64);
+    hash_array(&c, lib->source_index, n, K_U32);
+
+    hash_u64(&c, lib->n_sources);
+    for (size_t j = 0; j < lib->n_sources; j++) {
+        const char *p = lib->source_path != NULL && lib->source_path[j] ? lib->source_path[j] : "";
+        const char *h =
+            lib->source_sha256 != NULL && lib->source_sha256[j] ? lib->source_sha256[j] : "";
+        /* The NUL after each string keeps ("ab","c") apart from ("a","bc"). */
+        sm_sha256_update_(&c, p, strlen(p) + 1);
+        sm_sha256_update_(&c, h, strlen(h) + 1);
+        hash_u64(&c, lib->source_count != NULL ? lib->source_count[j] : 0);
+    }
+
+    hash_u32(&c, (uint32_t)lib->fmt_major);
+    hash_u32(&c, (uint32_t)lib->fmt_minor);
+    hash_u64(&c, f64_bits(lib->mz_round_boundary));
+    hash_u32(&c, (uint32_t)lib->base_peak);
+
+    sm_sha256_final_(&c, digest);
+    memcpy(out, "sha256:", 7);
+    sm_hex_(digest, sizeof digest, out + 7);
+}
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+
+static sm_status write_attr_num(const io *x, hid_t loc, const char *name, hid_t ftype,
+                                hid_t mtype, const void *val)
+{
+    sm_status st = SM_OK;
+    hid_t space = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+
+    if ((space = H5Screate(H5S_SCALAR)) < 0 ||
+        (attr = H5Acreate2(loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        H5Awrite(attr, mtype, val) < 0)
+        st = h5fail(x, "cannot write attribute '%s'", name);
+
+    close_id(&attr);
+    close_id(&space);
+    return st;
+}
+
+static sm_status write_attr_str(const io *x, hid_t loc, const char *name, const char *val)
+{
+    sm_status st = SM_OK;
+    hid_t space = H5I_INVALID_HID, type = H5I_INVALID_HID, attr = H5I_INVALID_HID;
+    if (val == NULL)
+        val = "";
+
+    /* Fixed-length, NUL-terminated: the simplest string every HDF5 reader handles. */
+    if ((type = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(type, strlen(val) + 1) < 0 ||
+        H5Tset_strpad(type, H5T_STR_NULLTERM) < 0 || (space = H5Screate(H5S_SCALAR)) < 0 ||
+        (attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        H5Awrite(attr, type, val) < 0)
+        st = h5fail(x, "cannot write attribute '%s'", name);
+
+    close_id(&attr);
+    close_id(&space);
+    close_id(&type);
+    return st;
+}
+
+static sm_status make_group(const io *x, hid_t parent, const char *name, const char *full,
+                            hid_t *out)
+{
+    sm_status st = SM_OK;
+    hid_t gcpl = H5I_INVALID_HID;
+    /* No modification times in object headers: the same content gives the same file. */
+    if ((gcpl = H5Pcreate(H5P_GROUP_CREATE)) < 0 || H5Pset_obj_track_times(gcpl, 0) < 0 ||
+        (*out = H5Gcreate2(parent, name, H5P_DEFAULT, gcpl, H5P_DEFAULT)) < 0)
+        st = h5fail(x, "cannot create group %s", full);
+    close_id(&gcpl);
+    return st;
+}
+
+/* A 1-D chunked, shuffled and deflated dataset of n elements. The dimension is
+ * extendible so that n = 0 is legal: HDF5 refuses a fixed zero-size dimension with a
+ * non-zero chunk. */
+static sm_status write_ds(const io *x, hid_t loc, const char *name, const char *full,
+                          hid_t ftype, hid_t mtype, size_t n, const void *buf)
+{
+    sm_status st = SM_OK;
+    hid_t space = H5I_INVALID_HID, dcpl = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    hsize_t dims[1] = {n};
+    hsize_t maxdims[1] = {H5S_UNLIMITED};
+    hsize_t chunk[1] = {n == 0 ? 1 : n < CHUNK_ELEMS ? n : CHUNK_ELEMS};
+
+    if ((space = H5Screate_simple(1, dims, maxdims)) < 0 ||
+        (dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 || H5Pset_chunk(dcpl, 1, chunk) < 0 ||
+        H5Pset_obj_track_times(dcpl, 0) < 0) {
+        st = h5fail(x, "cannot prepare dataset %s", full);
+        goto out;
+    }
+    /* Compression is optional: a file without it is still a valid library. */
+    if (H5Zfilter_avail(H5Z_FILTER_SHUFFLE) > 0 && H5Pset_shuffle(dcpl) < 0) {
+        st = h5fail(x, "cannot prepare dataset %s", full);
+        goto out;
+    }
+    if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 && H5Pset_deflate(dcpl, DEFLATE_LEVEL) < 0) {
+        st = h5fail(x, "cannot prepare dataset %s", full);
+        goto out;
+    }
+    if ((ds = H5Dcreate2(loc, name, ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) {
+        st = h5fail(x, "cannot create dataset %s", full);
+        goto out;
+    }
+    /* Nothing to write for an empty array (and buf may be NULL then). */
+    if (n > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        st = h5fail(x, "cannot write dataset %s", full);
+        goto out;
+    }
+
+out:
+    close_id(&ds);
+    close_id(&dcpl);
+    close_id(&space);
+    return st;
+}
+
+/* Writes group/offsets and group/data for n strings given by offsets and bytes. */
+static sm_status write_strings(const io *x, hid_t parent, const char *name, const char *full,
+                               const uint64_t *off, size_t n, const char *bytes)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    char sub[256];
+
+    if ((st = make_group(x, parent, name, full, &g)) != SM_OK)
+        goto out;
+    snprintf(sub, sizeof sub, "%s/offsets", full);
+    if ((st = write_ds(x, g, "offsets", sub, H5T_STD_U64LE, H5T_NATIVE_UINT64, n + 1, off)) !=
+        SM_OK)
+        goto out;
+    snprintf(sub, sizeof sub, "%s/data", full);
+    st = write_ds(x, g, "data", sub, H5T_STD_U8LE, H5T_NATIVE_UCHAR, (size_t)off[n], bytes);
+
+out:
+    close_id(&g);
+    return st;
+}
+
+/* Offsets must start at 0, never decrease and end at the data length. */
+static int offsets_ok(const uint64_t *off, size_t n, uint64_t len)
+{
+    if (off[0] != 0 || off[n] != len)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (off[i + 1] < off[i])
+            return 0;
+    return 1;
+}
+
+/* Copies a column's strings without the in-memory NULs (the file form). */
+static sm_status pack_strcol(const io *x, const sm_strcol *col, size_t n, const char *field,
+                             const uint64_t **off_out, char **bytes_out)
+{
+    const uint64_t *off = offsets_of(col->off, n);
+    char *bytes = NULL;
+    if (off == NULL || (n > 0 && col->data == NULL) || !offsets_ok(off, n, off[n]) ||
+        (col->data != NULL && col->len != off[n] + n))
+        return sm_seterr_(x->err, SM_ERR_ARG, x->path, 0,
+                          "cannot write library: column '%s' is inconsistent", field);
+    if (off[n] > SIZE_MAX - 1 || (bytes = malloc((size_t)off[n] + 1)) == NULL)
+        return sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory writing '%s'", field);
+    for (size_t i = 0; i < n; i++)
+        memcpy(bytes + off[i], col->data + off[i] + i, (size_t)(off[i + 1] - off[i]));
+    *off_out = off;
+    *bytes_out = bytes;
+    return SM_OK;
+}
+
+/* Concatenates an array of C strings into offsets + bytes. */
+static sm_status pack_strv(const io *x, char *const *v, size_t n, uint64_t **off_out,
+                           char **bytes_out)
+{
+    uint64_t *off = malloc((n + 1) * sizeof *off);
+    char *bytes = NULL;
+    size_t total = 0;
+    if (off == NULL)
+        goto nomem;
+    off[0] = 0;
+    for (size_t j = 0; j < n; j++) {
+        total += strlen(v != NULL && v[j] != NULL ? v[j] : "");
+        off[j + 1] = total;
+    }
+    if ((bytes = malloc(total + 1)) == NULL)
+        goto nomem;
+    for (size_t j = 0; j < n; j++)
+        if (v != NULL && v[j] != NULL)
+            memcpy(bytes + off[j], v[j], (size_t)(off[j + 1] - off[j]));
+    *off_out = off;
+    *bytes_out = bytes;
+    return SM_OK;
+
+nomem:
+    free(off);
+    return sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory writing sources");
+}
+
+/* Refuses a struct whose arrays do not fit together, before anything is written. */
+static sm_status check_for_write(const io *x, const sm_library *lib)
+{
+    size_t n = lib->n;
+    const uint64_t *po = offsets_of(lib->peak_off, n), *no = offsets_of(lib->nom_off, n);
+    int ok = po != NULL && no != NULL && offsets_ok(po, n, lib->n_peaks) &&
+             offsets_ok(no, n, lib->n_nom) &&
+             (lib->n_peaks == 0 || (lib->peak_mz != NULL && lib->peak_int != NULL)) &&
+             (lib->n_nom == 0 || (lib->nom_mz != NULL && lib->nom_int != NULL)) &&
+             (n == 0 || (lib->mw != NULL && lib->exact_mass != NULL &&
+                         lib->source_index != NULL)) &&
+             (lib->n_sources == 0 || lib->source_count != NULL) && n < MAX_ELEMS &&
+             lib->n_sources <= UINT32_MAX;
+    if (!ok)
+        return sm_seterr_(x->err, SM_ERR_ARG, x->path, 0,
+                          "cannot write library: its arrays are inconsistent");
+    return SM_OK;
+}
+
+sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
+{
+    io x = {path, err};
+    sm_status st = SM_OK;
+    quiet q;
+    hid_t file = H5I_INVALID_HID, fapl = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    uint64_t *src_off = NULL, *sha_off = NULL;
+    char *src_bytes = NULL, *sha_bytes = NULL, *bytes = NULL;
+    int created = 0;
+    size_t n;
+
+    if (lib == NULL || path == NULL)
+        return sm_seterr_(err, SM_ERR_ARG, path, 0, "sm_h5_write_: NULL argument");
+    if ((st = check_for_write(&x, lib)) != SM_OK)
+        return st;
+    n = lib->n;
+
+    quiet_begin(&q);
+
+    /* Close everything still open when the file closes, so an early exit cannot
+     * leave the file half-open. */
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+        st = h5fail(&x, "cannot create %s", path);
+        goto out;
+    }
+    if ((file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+        st = h5fail(&x, "cannot create %s", path);
+        goto out;
+    }
+    created = 1;
+
+    /* Root attributes. */
+    uint32_t major = (uint32_t)lib->fmt_major, minor = (uint32_t)lib->fmt_minor;
+    uint32_t base = (uint32_t)lib->base_peak;
+    uint64_t nsp = n;
+    if ((st = write_attr_str(&x, file, "format", SM_FORMAT_NAME)) != SM_OK ||
+        (st = write_attr_num(&x, file, "format_version_major", H5T_STD_U32LE,
+                             H5T_NATIVE_UINT32, &major)) != SM_OK ||
+        (st = write_attr_num(&x, file, "format_version_minor", H5T_STD_U32LE,
+                             H5T_NATIVE_UINT32, &minor)) != SM_OK ||
+        (st = write_attr_num(&x, file, "mz_round_boundary", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                             &lib->mz_round_boundary)) != SM_OK ||
+        (st = write_attr_num(&x, file, "base_peak", H5T_STD_U32LE, H5T_NATIVE_UINT32, &base)) !=
+            SM_OK ||
+        (st = write_attr_str(&x, file, "tool_version", lib->tool_version)) != SM_OK ||
+        (st = write_attr_str(&x, file, "created", lib->created)) != SM_OK ||
+        (st = write_attr_str(&x, file, "checksum", lib->checksum)) != SM_OK ||
+        (st = write_attr_num(&x, file, "n_spectra", H5T_STD_U64LE, H5T_NATIVE_UINT64, &nsp)) !=
+            SM_OK)
+        goto out;
+
+    /* Peaks as read. */
+    if ((st = make_group(&x, file, "peaks", "/peaks", &g)) != SM_OK ||
+        (st = write_ds(&x, g, "offsets", "/peaks/offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64,
+                       n + 1, offsets_of(lib->peak_off, n))) != SM_OK ||
+        (st = write_ds(&x, g, "mz", "/peaks/mz", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE,
+                       lib->n_peaks, lib->peak_mz)) != SM_OK ||
+        (st = write_ds(&x, g, "intensity", "/peaks/intensity", H5T_IEEE_F64LE,
+                       H5T_NATIVE_DOUBLE, lib->n_peaks, lib->peak_int)) != SM_OK)
+        goto out;
+    close_id(&g);
+
+    /* Preprocessed nominal spectra. */
+    if ((st = make_group(&x, file, "search", "/search", &g)) != SM_OK ||
+        (st = write_ds(&x, g, "offsets", "/search/offsets", H5T_STD_U64LE, H5T_NATIVE_UINT64,
+                       n + 1, offsets_of(lib->nom_off, n))) != SM_OK ||
+        (st = write_ds(&x, g, "mz", "/search/mz", H5T_STD_U16LE, H5T_NATIVE_UINT16, lib->n_nom,
+                       lib->nom_mz)) != SM_OK ||
+        (st = write_ds(&x, g, "intensity", "/search/intensity", H5T_STD_U16LE,
+                       H5T_NATIVE_UINT16, lib->n_nom, lib->nom_int)) != SM_OK)
+        goto out;
+    close_id(&g);
+
+    /* Compound metadata. */
+    if ((st = make_group(&x, file, "compounds", "/compounds", &g)) != SM_OK)
+        goto out;
+    for (int f = 0; f < SM_FIELD_COUNT; f++) {
+        const char *fname = sm_field_name((sm_field)f);
+        const uint64_t *off = NULL;
+        char full[128];
+        snprintf(full, sizeof full, "/compounds/%s", fname);
+        if ((st = pack_strcol(&x, &lib->col[f], n, fname, &off, &bytes)) != SM_OK ||
+            (st = write_strings(&x, g, fname, full, off, n, bytes)) != SM_OK)
+            goto out;
+        free(bytes);
+        bytes = NULL;
+    }
+    if ((st = write_ds(&x, g, "mw", "/compounds/mw", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, n,
+                       lib->mw)) != SM_OK ||
+        (st = write_ds(&x, g, "exact_mass", "/compounds/exact_mass", H5T_IEEE_F64LE,
+                       H5T_NATIVE_DOUBLE, n, lib->exact_mass)) != SM_OK ||
+        (st = write_ds(&x, g, "source_index", "/compounds/source_index", H5T_STD_U32LE,
+                       H5T_NATIVE_UINT32, n, lib->source_index)) != SM_OK)
+        goto out;
+    close_id(&g);
+
+    /* Provenance of the source files. */
+    size_t ns = lib->n_sources;
+    if ((st = pack_strv(&x, lib->source_path, ns, &src_off, &src_bytes)) != SM_OK ||
+        (st = pack_strv(&x, lib->source_sha256, ns, &sha_off, &sha_bytes)) != SM_OK ||
+        (st = make_group(&x, file, "sources", "/sources", &g)) != SM_OK ||
+        (st = write_strings(&x, g, "path", "/sources/path", src_off, ns, src_bytes)) != SM_OK ||
+        (st = write_strings(&x, g, "sha256", "/sources/sha256", sha_off, ns, sha_bytes)) !=
+            SM_OK ||
+        (st = write_ds(&x, g, "n_spectra", "/sources/n_spectra", H5T_STD_U64LE,
+                       H5T_NATIVE_UINT64, ns, lib->source_count)) != SM_OK)
+        goto out;
+    close_id(&g);
+
+    /* Closing flushes: a failure here (disk full) means the file is not complete. */
+    if (H5Fclose(file) < 0) {
+        file = H5I_INVALID_HID;
+        st = h5fail(&x, "cannot finish writing %s", path);
+        goto out;
+    }
+    file = H5I_INVALID_HID;
+
+out:
+    close_id(&g);
+    close_id(&file);
+    close_id(&fapl);
+    quiet_end(&q);
+    free(bytes);
+    free(src_off);
+    free(src_bytes);
+    free(sha_off);
+    free(sha_bytes);
+    /* A half-written file is of no use to anyone; only remove what we created. */
+    if (st != SM_OK && created)
+        remove(path);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                             */
+
+static sm_status fmt_err(const io *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static sm_status fmt_err(const io *x, const char *fmt, ...)
+{
+    char msg[900];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return sm_seterr_(x->err, SM_ERR_FORMAT, x->path, 0, "damaged or invalid library: %s", msg);
+}
+
+/* Tells a missing link (a format problem) from an HDF5 failure. */
+static sm_status need_link(const io *x, hid_t loc, const char *name, const char *full,
+                           const char *kind)
+{
+    htri_t e = H5Lexists(loc, name, H5P_DEFAULT);
+    if (e < 0)
+        return h5fail(x, "cannot look up %s %s", kind, full);
+    if (e == 0)
+        return fmt_err(x, "missing %s %s", kind, full);
+    return SM_OK;
+}
+
+static sm_status open_group(const io *x, hid_t parent, const char *name, const char *full,
+                            hid_t *out)
+{
+    sm_status st = need_link(x, parent, name, full, "group");
+    if (st != SM_OK)
+        return st;
+    if ((*out = H5Gopen2(parent, name, H5P_DEFAULT)) < 0)
+        return h5fail(x, "cannot open group %s", full);
+    return SM_OK;
+}
+
+/* The file types a reader accepts for an element kind, and the memory type. Exact
+ * types, not just the class: a damaged type message (say an integer millions of bytes
+ * wide) would otherwise reach HDF5's conversion code, which does not survive it. */
+static size_t kind_types(enum kind k, hid_t *le, hid_t *be, hid_t *mem)
+{
+    switch (k) {
+    case K_U8: *le = H5T_STD_U8LE; *be = H5T_STD_U8BE; *mem = H5T_NATIVE_UINT8; return 1;
+    case K_U16: *le = H5T_STD_U16LE; *be = H5T_STD_U16BE; *mem = H5T_NATIVE_UINT16; return 2;
+    case K_U32: *le = H5T_STD_U32LE; *be = H5T_STD_U32BE; *mem = H5T_NATIVE_UINT32; return 4;
+    case K_U64: *le = H5T_STD_U64LE; *be = H5T_STD_U64BE; *mem = H5T_NATIVE_UINT64; return 8;
+    case K_F64: *le = H5T_IEEE_F64LE; *be = H5T_IEEE_F64BE; *mem = H5T_NATIVE_DOUBLE; return 8;
+    }
+    return 0;
+}
+
+static int type_is(hid_t t, enum kind k, hid_t *mem, size_t *size)
+{
+    hid_t le, be;
+    *size = kind_types(k, &le, &be, mem);
+    return H5Tequal(t, le) > 0 || H5Tequal(t, be) > 0;
+}
+
+/* Opens attribute name on loc and checks it holds a single value of class cls. */
+static sm_status open_attr(const io *x, hid_t loc, const char *name, H5T_class_t cls,
+                           hid_t *attr, hid_t *type)
+{
+    sm_status st = SM_OK;
+    hid_t space = H5I_INVALID_HID;
+    htri_t e = H5Aexists(loc, name);
+    if (e < 0)
+        return h5fail(x, "cannot look up attribute '%s'", name);
+    if (e == 0)
+        return fmt_err(x, "missing attribute '%s'", name);
+
+    if ((*attr = H5Aopen(loc, name, H5P_DEFAULT)) < 0 || (*type = H5Aget_type(*attr)) < 0 ||
+        (space = H5Aget_space(*attr)) < 0) {
+        st = h5fail(x, "cannot open attribute '%s'", name);
+        goto out;
+    }
+    hssize_t npoints = H5Sget_simple_extent_npoints(space);
+    if (npoints != 1 || H5Tget_class(*type) != cls) {
+        st = fmt_err(x, "attribute '%s' has the wrong type or shape", name);
+        goto out;
+    }
+
+out:
+    close_id(&space);
+    return st;
+}
+
+static sm_status read_attr_num(const io *x, hid_t loc, const char *name, enum kind k,
+                               void *val)
+{
+    sm_status st;
+    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID, mtype;
+    size_t size;
+    if ((st = open_attr(x, loc, name, k == K_F64 ? H5T_FLOAT : H5T_INTEGER, &attr, &type)) !=
+        SM_OK)
+        goto out;
+    if (!type_is(type, k, &mtype, &size)) {
+        st = fmt_err(x, "attribute '%s' has the wrong type", name);
+        goto out;
+    }
+    if (H5Aread(attr, mtype, val) < 0)
+        st = h5fail(x, "cannot read attribute '%s'", name);
+out:
+    close_id(&type);
+    close_id(&attr);
+    return st;
+}
+
+/* Reads a string attribute, fixed-length or variable-length, into a new C string. */
+static sm_status read_attr_str(const io *x, hid_t loc, const char *name, char **out)
+{
+    sm_status st;
+    hid_t attr = H5I_INVALID_HID, type = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    char *s = NULL;
+    *out = NULL;
+
+    if ((st = open_attr(x, loc, name, H5T_STRING, &attr, &type)) != SM_OK)
+        goto out;
+    htri_t vlen = H5Tis_variable_str(type);
+    if (vlen < 0) {
+        st = h5fail(x, "cannot read attribute '%s'", name);
+        goto out;
+    }
+    if (vlen) {
+        /* Other writers (h5py) store strings this way. */
+        char *v = NULL;
+        if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
+            H5Aread(attr, mtype, &v) < 0) {
+            st = h5fail(x, "cannot read attribute '%s'", name);
+            goto out;
+        }
+        size_t len = v != NULL ? strnlen(v, MAX_ATTR_STR + 1) : 0;
+        if (len <= MAX_ATTR_STR && (s = malloc(len + 1)) != NULL) {
+            memcpy(s, v != NULL ? v : "", len);
+            s[len] = '\0';
+        }
+        H5free_memory(v);
+        if (len > MAX_ATTR_STR) {
+            st = fmt_err(x, "attribute '%s' is too long", name);
+            goto out;
+        }
+    } else {
+        size_t size = H5Tget_size(type);
+        if (size == 0 || size > MAX_ATTR_STR) {
+            st = fmt_err(x, "attribute '%s' has a bad length", name);
+            goto out;
+        }
+        if ((s = calloc(size + 1, 1)) == NULL)
+            goto nomem;
+        if ((mtype = H5Tcopy(type)) < 0 || H5Aread(attr, mtype, s) < 0) {
+            st = h5fail(x, "cannot read attribute '%s'", name);
+            goto out;
+        }
+    }
+    if (s == NULL)
+        goto nomem;
+    *out = s;
+    s = NULL;
+    goto out;
+
+nomem:
+    st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading '%s'", name);
+out:
+    free(s);
+    close_id(&mtype);
+    close_id(&type);
+    close_id(&attr);
+    return st;
+}
+
+/* Reads a whole 1-D dataset of element kind k into a new array.
+ * At least one element is allocated so that empty arrays are not NULL. */
+static sm_status read_ds(const io *x, hid_t loc, const char *name, const char *full,
+                         enum kind k, size_t *count, void **out)
+{
+    sm_status st;
+    hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID, mtype;
+    size_t elsize;
+    void *buf = NULL;
+    hsize_t dims[1] = {0};
+    *out = NULL;
+    *count = 0;
+
+    if ((st = need_link(x, loc, name, full, "dataset")) != SM_OK)
+        goto out;
+    if ((ds = H5Dopen2(loc, name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(ds)) < 0 ||
+        (type = H5Dget_type(ds)) < 0) {
+        st = h5fail(x, "cannot open dataset %s", full);
+        goto out;
+    }
+    if (H5Sget_simple_extent_ndims(space) != 1 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 1) {
+        st = fmt_err(x, "dataset %s is not one-dimensional", full);
+        goto out;
+    }
+    if (!type_is(type, k, &mtype, &elsize)) {
+        st = fmt_err(x, "dataset %s has the wrong type", full);
+        goto out;
+    }
+    if (dims[0] > MAX_ELEMS || dims[0] > (SIZE_MAX - 1) / elsize) {
+        st = fmt_err(x, "dataset %s is too large (%llu elements)", full,
+                     (unsigned long long)dims[0]);
+        goto out;
+    }
+    size_t m = (size_t)dims[0];
+    if ((buf = malloc((m > 0 ? m : 1) * elsize)) == NULL) {
+        st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading %s", full);
+        goto out;
+    }
+    if (m > 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        st = h5fail(x, "cannot read dataset %s", full);
+        goto out;
+    }
+    *out = buf;
+    *count = m;
+    buf = NULL;
+
+out:
+    free(buf);
+    close_id(&type);
+    close_id(&space);
+    close_id(&ds);
+    return st;
+}
+
+/* Reads an offsets dataset of exactly n + 1 entries that slices data_len elements. */
+static sm_status read_offsets(const io *x, hid_t loc, const char *name, const char *full,
+                              size_t n, uint64_t data_len, uint64_t **out)
+{
+    size_t m;
+    void *p;
+    sm_status st = read_ds(x, loc, name, full, K_U64, &m, &p);
+    if (st != SM_OK)
+        return st;
+    *out = p;
+    if (m != n + 1)
+        return fmt_err(x, "dataset %s has %zu entries, expected %zu", full, m, n + 1);
+    if (!offsets_ok(*out, n, data_len))
+        return fmt_err(x, "dataset %s: offsets must start at 0, never decrease and end at "
+                          "the data length %llu", full, (unsigned long long)data_len);
+    return SM_OK;
+}
+
+/* Reads group/offsets and group/data of n strings; bytes hold no NUL. */
+static sm_status read_strings(const io *x, hid_t parent, const char *name, const char *full,
+                              size_t n, uint64_t **off, char **bytes, size_t *len)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    char sub[256];
+    void *p = NULL;
+    *off = NULL;
+    *bytes = NULL;
+
+    if ((st = open_group(x, parent, name, full, &g)) != SM_OK)
+        goto out;
+    snprintf(sub, sizeof sub, "%s/data", full);
+    if ((st = read_ds(x, g, "data", sub, K_U8, len, &p)) != SM_OK)
+        goto out;
+    *bytes = p;
+    if (memchr(*bytes, '\0', *len) != NULL) {
+        st = fmt_err(x, "dataset %s contains a NUL byte", sub);
+        goto out;
+    }
+    snprintf(sub, sizeof sub, "%s/offsets", full);
+    st = read_offsets(x, g, "offsets", sub, n, *len, off);
+
+out:
+    close_id(&g);
+    return st;
+}
+
+static sm_status read_peaks(const io *x, hid_t file, sm_library *lib)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    size_t m1, m2;
+    void *p;
+
+    if ((st = open_group(x, file, "peaks", "/peaks", &g)) != SM_OK)
+        goto out;
+    st = read_ds(x, g, "mz", "/peaks/mz", K_F64, &m1, &p);
+    lib->peak_mz = p;
+    if (st != SM_OK)
+        goto out;
+    st = read_ds(x, g, "intensity", "/peaks/intensity", K_F64, &m2, &p);
+    lib->peak_int = p;
+    if (st != SM_OK)
+        goto out;
+    if (m1 != m2) {
+        st = fmt_err(x, "datasets /peaks/mz and /peaks/intensity differ in length");
+        goto out;
+    }
+    lib->n_peaks = lib->cap_peaks = m1;
+    st = read_offsets(x, g, "offsets", "/peaks/offsets", lib->n, m1, &lib->peak_off);
+
+out:
+    close_id(&g);
+    return st;
+}
+
+static sm_status read_search(const io *x, hid_t file, sm_library *lib)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    size_t m1, m2;
+    void *p;
+
+    if ((st = open_group(x, file, "search", "/search", &g)) != SM_OK)
+        goto out;
+    st = read_ds(x, g, "mz", "/search/mz", K_U16, &m1, &p);
+    lib->nom_mz = p;
+    if (st != SM_OK)
+        goto out;
+    st = read_ds(x, g, "intensity", "/search/intensity", K_U16, &m2, &p);
+    lib->nom_int = p;
+    if (st != SM_OK)
+        goto out;
+    if (m1 != m2) {
+        st = fmt_err(x, "datasets /search/mz and /search/intensity differ in length");
+        goto out;
+    }
+    lib->n_nom = lib->cap_nom = m1;
+    if ((st = read_offsets(x, g, "offsets", "/search/offsets", lib->n, m1, &lib->nom_off)) !=
+        SM_OK)
+        goto out;
+
+    /* The scorer relies on these invariants (sm_nominal in specmatch.h). */
+    for (size_t i = 0; i < lib->n; i++) {
+        for (uint64_t k = lib->nom_off[i]; k < lib->nom_off[i + 1]; k++) {
+            if (lib->nom_mz[k] > SM_MAX_NOMINAL_MZ ||
+                (k > lib->nom_off[i] && lib->nom_mz[k] <= lib->nom_mz[k - 1])) {
+                st = fmt_err(x, "dataset /search/mz: spectrum %zu is not strictly ascending "
+                                "within 0..%d", i, SM_MAX_NOMINAL_MZ);
+                goto out;
+            }
+            if (lib->nom_int[k] < 1 || lib->nom_int[k] > SM_BASE_PEAK) {
+                st = fmt_err(x, "dataset /search/intensity: spectrum %zu has an intensity "
+                                "outside 1..%d", i, SM_BASE_PEAK);
+                goto out;
+            }
+        }
+    }
+
+out:
+    close_id(&g);
+    return st;
+}
+
+static sm_status read_compounds(const io *x, hid_t file, sm_library *lib)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    size_t n = lib->n, m;
+    uint64_t *off = NULL;
+    char *bytes = NULL;
+    void *p;
+
+    if ((st = open_group(x, file, "compounds", "/compounds", &g)) != SM_OK)
+        goto out;
+    for (int f = 0; f < SM_FIELD_COUNT; f++) {
+        sm_strcol *col = &lib->col[f];
+        const char *fname = sm_field_name((sm_field)f);
+        char full[128];
+        size_t len;
+        snprintf(full, sizeof full, "/compounds/%s", fname);
+        st = read_strings(x, g, fname, full, n, &off, &bytes, &len);
+        col->off = off;
+        if (st != SM_OK)
+            goto out;
+        /* In memory each string is followed by a NUL (sm_strcol in sm_internal.h). */
+        if (len > SIZE_MAX - n - 1 || (col->data = malloc(len + n + 1)) == NULL) {
+            st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading %s", full);
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            size_t l = (size_t)(off[i + 1] - off[i]);
+            memcpy(col->data + off[i] + i, bytes + off[i], l);
+            col->data[off[i] + i + l] = '\0';
+        }
+        col->data[len + n] = '\0';
+        col->len = col->cap = len + n;
+        free(bytes);
+        bytes = NULL;
+    }
+
+    st = read_ds(x, g, "mw", "/compounds/mw", K_F64, &m, &p);
+    lib->mw = p;
+    if (st != SM_OK)
+        goto out;
+    if (m != n) {
+        st = fmt_err(x, "dataset /compounds/mw has %zu entries, expected %zu", m, n);
+        goto out;
+    }
+    st = read_ds(x, g, "exact_mass", "/compounds/exact_mass", K_F64, &m, &p);
+    lib->exact_mass = p;
+    if (st != SM_OK)
+        goto out;
+    if (m != n) {
+        st = fmt_err(x, "dataset /compounds/exact_mass has %zu entries, expected %zu", m, n);
+        goto out;
+    }
+    st = read_ds(x, g, "source_index", "/compounds/source_index", K_U32, &m, &p);
+    lib->source_index = p;
+    if (st != SM_OK)
+        goto out;
+    if (m != n) {
+        st = fmt_err(x, "dataset /compounds/source_index has %zu entries, expected %zu", m, n);
+        goto out;
+    }
+
+out:
+    free(bytes);
+    close_id(&g);
+    return st;
+}
+
+/* Copies offsets + bytes into the already allocated array v of n C strings. */
+static sm_status split_strings(const io *x, const uint64_t *off, const char *bytes, size_t n,
+                               char **v)
+{
+    for (size_t j = 0; j < n; j++) {
+        size_t l = (size_t)(off[j + 1] - off[j]);
+        if ((v[j] = malloc(l + 1)) == NULL)
+            return sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0,
+                              "out of memory reading /sources");
+        memcpy(v[j], bytes + off[j], l);
+        v[j][l] = '\0';
+    }
+    return SM_OK;
+}
+
+static sm_status read_sources(const io *x, hid_t file, sm_library *lib)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    uint64_t *off = NULL;
+    char *bytes = NULL;
+    size_t ns, len;
+    void *p;
+
+    if ((st = open_group(x, file, "sources", "/sources", &g)) != SM_OK)
+        goto out;
+    st = read_ds(x, g, "n_spectra", "/sources/n_spectra", K_U64, &ns, &p);
+    lib->source_count = p;
+    if (st != SM_OK)
+        goto out;
+    if (ns > UINT32_MAX) {
+        st = fmt_err(x, "dataset /sources/n_spectra is too large");
+        goto out;
+    }
+    /* Both arrays exist, zeroed, before n_sources is set: whatever frees a partly
+     * filled struct can then walk them entry by entry. */
+    lib->source_path = calloc(ns > 0 ? ns : 1, sizeof *lib->source_path);
+    lib->source_sha256 = calloc(ns > 0 ? ns : 1, sizeof *lib->source_sha256);
+    if (lib->source_path == NULL || lib->source_sha256 == NULL) {
+        st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading /sources");
+        goto out;
+    }
+    lib->n_sources = lib->cap_sources = ns;
+
+    if ((st = read_strings(x, g, "path", "/sources/path", ns, &off, &bytes, &len)) != SM_OK ||
+        (st = split_strings(x, off, bytes, ns, lib->source_path)) != SM_OK)
+        goto out;
+    free(off);
+    free(bytes);
+    off = NULL;
+    bytes = NULL;
+    if ((st = read_strings(x, g, "sha256", "/sources/sha256", ns, &off, &bytes, &len)) !=
+            SM_OK ||
+        (st = split_strings(x, off, bytes, ns, lib->source_sha256)) != SM_OK)
+        goto out;
+
+    for (size_t i = 0; i < lib->n; i++) {
+        if (lib->source_index[i] != UINT32_MAX && lib->source_index[i] >= ns) {
+            st = fmt_err(x, "dataset /compounds/source_index: spectrum %zu names source %lu "
+                            "of %zu", i, (unsigned long)lib->source_index[i], ns);
+            goto out;
+        }
+    }
+
+out:
+    free(off);
+    free(bytes);
+    close_id(&g);
+    return st;
+}
+
+/* Opens the file, telling a missing or unreadable file (SM_ERR_IO) from one that is
+ * not HDF5 (SM_ERR_FORMAT) before HDF5 sees it. */
+static sm_status open_file(const io *x, hid_t *file)
+{
+    sm_status st = SM_OK;
+    hid_t fapl = H5I_INVALID_HID;
+    FILE *fp = fopen(x->path, "rb");
+    unsigned char probe[8];
+
+    if (fp == NULL)
+        return sm_seterr_(x->err, SM_ERR_IO, x->path, 0, "cannot open %s: %s", x->path,
+                          strerror(errno));
+    /* A directory opens but cannot be read. */
+    (void)fread(probe, 1, sizeof probe, fp);
+    int bad = ferror(fp);
+    int e = errno;
+    fclose(fp);
+    if (bad)
+        return sm_seterr_(x->err, SM_ERR_IO, x->path, 0, "cannot read %s: %s", x->path,
+                          strerror(e));
+
+#if H5_VERSION_GE(1, 12, 0)
+    htri_t is = H5Fis_accessible(x->path, H5P_DEFAULT);
+#else
+    htri_t is = H5Fis_hdf5(x->path);
+#endif
+    if (is == 0)
+        return sm_seterr_(x->err, SM_ERR_FORMAT, x->path, 0,
+                          "not a specmatch library (not an HDF5 file)");
+    if (is < 0)
+        return h5fail(x, "cannot open %s", x->path);
+
+    if ((fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0 ||
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0 ||
+        (*file = H5Fopen(x->path, H5F_ACC_RDONLY, fapl)) < 0)
+        st = h5fail(x, "cannot open %s", x->path);
+    close_id(&fapl);
+    return st;
+}
+
+sm_status sm_h5_read_(const char *path, sm_library *lib, sm_error *err)
+{
+    io x = {path, err};
+    sm_status st;
+    quiet q;
+    hid_t file = H5I_INVALID_HID;
+    char *format = NULL, *checksum = NULL;
+    uint32_t major = 0, minor = 0, base = 0;
+    uint64_t nsp = 0;
+
+    if (path == NULL || lib == NULL)
+        return sm_seterr_(err, SM_ERR_ARG, path, 0, "sm_h5_read_: NULL argument");
+    memset(lib, 0, sizeof *lib);
+    quiet_begin(&q);
+
+    if ((st = open_file(&x, &file)) != SM_OK)
+        goto out;
+
+    /* Identity and version first: a newer file must get the "upgrade" message, not a
+     * complaint about some dataset this version does not know. */
+    if (H5Aexists(file, "format") == 0) {
+        st = sm_seterr_(err, SM_ERR_FORMAT, path, 0,
+                        "not a specmatch library (HDF5 file without a 'format' attribute)");
+        goto out;
+    }
+    if ((st = read_attr_str(&x, file, "format", &format)) != SM_OK)
+        goto out;
+    if (strcmp(format, SM_FORMAT_NAME) != 0) {
+        st = sm_seterr_(err, SM_ERR_FORMAT, path, 0,
+                        "not a specmatch library (format is '%.100s', expected '%s')", format,
+                        SM_FORMAT_NAME);
+        goto out;
+    }
+    if ((st = read_attr_num(&x, file, "format_version_major", K_U32, &major)) != SM_OK ||
+        (st = read_attr_num(&x, file, "format_version_minor", K_U32, &minor)) != SM_OK)
+        goto out;
+    if (major > SM_FORMAT_MAJOR) {
+        st = sm_seterr_(err, SM_ERR_FORMAT, path, 0,
+                        "library format version %lu.%lu is newer than this specmatch supports "
+                        "(%u.x); upgrade specmatch",
+                        (unsigned long)major, (unsigned long)minor, SM_FORMAT_MAJOR);
+        goto out;
+    }
+    if (major < 1) {
+        st = sm_seterr_(err, SM_ERR_FORMAT, path, 0,
+                        "library format version %lu.%lu is not supported; rebuild the library",
+                        (unsigned long)major, (unsigned long)minor);
+        goto out;
+    }
+    lib->fmt_major = major;
+    lib->fmt_minor = minor;
+
+    if ((st = read_attr_num(&x, file, "n_spectra", K_U64, &nsp)) !=
+            SM_OK ||
+        (st = read_attr_num(&x, file, "mz_round_boundary", K_F64,
+                            &lib->mz_round_boundary)) != SM_OK ||
+        (st = read_attr_num(&x, file, "base_peak", K_U32, &base)) !=
+            SM_OK ||
+        (st = read_attr_str(&x, file, "tool_version", &lib->tool_version)) != SM_OK ||
+        (st = read_attr_str(&x, file, "created", &lib->created)) != SM_OK ||
+        (st = read_attr_str(&x, file, "checksum", &checksum)) != SM_OK)
+        goto out;
+    if (nsp >= MAX_ELEMS || nsp > SIZE_MAX / sizeof(uint64_t) - 1) {
+        st = fmt_err(&x, "attribute 'n_spectra' is too large (%llu)", (unsigned long long)nsp);
+        goto out;
+    }
+    if (strlen(checksum) >= sizeof lib->checksum || strncmp(checksum, "sha256:", 7) != 0) {
+        st = fmt_err(&x, "attribute 'checksum' is not of the form sha256:<hex>");
+        goto out;
+    }
+    lib->base_peak = base;
+    lib->n = lib->cap_n = (size_t)nsp;
+
+    if ((st = read_peaks(&x, file, lib)) != SM_OK ||
+        (st = read_search(&x, file, lib)) != SM_OK ||
+        (st = read_compounds(&x, file, lib)) != SM_OK ||
+        (st = read_sources(&x, file, lib)) != SM_OK)
+        goto out;
+
+    /* Last, so that a structurally broken file gets a precise message first. */
+    sm_content_checksum_(lib, lib->checksum);
+    if (strcmp(lib->checksum, checksum) != 0) {
+        st = sm_seterr_(err, SM_ERR_CHECKSUM, path, 0,
+                        "library content does not match its checksum (file damaged or "
+                        "modified); rebuild it with `specmatch library build`");
+        goto out;
+    }
+
+out:
+    close_id(&file);
+    quiet_end(&q);
+    free(format);
+    free(checksum);
+    if (st != SM_OK)
+        sm_library_free_contents_(lib);
+    return st;
+}
+
+const char *sm_hdf5_version(void)
+{
+    static char buf[32];
+    unsigned maj = 0, min = 0, rel = 0;
+    if (H5get_libversion(&maj, &min, &rel) < 0)
+        return "unknown";
+    snprintf(buf, sizeof buf, "%u.%u.%u", maj, min, rel);
+    return buf;
+}

@@ -1,0 +1,98 @@
+/* sm_internal.h — declarations shared between the library's source files, not installed. */
+#ifndef SM_INTERNAL_H
+#define SM_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "specmatch/specmatch.h"
+
+#define SM_FORMAT_NAME "specmatch-library"
+#define SM_FORMAT_MAJOR 1u
+#define SM_FORMAT_MINOR 0u
+
+/* A column of strings, one per spectrum: spectrum i is data[off[i] .. off[i+1]),
+ * not NUL-terminated in the file; in memory every string is followed by a NUL that
+ * off[] does not count (so off[i+1] - off[i] is the length, and the NULs sit in
+ * between: data holds len + 1 bytes per string). */
+typedef struct sm_strcol {
+    char *data;        /* strings, each followed by '\0' */
+    uint64_t *off;     /* n + 1 offsets into data; string i starts at off[i] + i */
+    size_t len;        /* bytes used in data, NULs included */
+    size_t cap;
+} sm_strcol;
+
+struct sm_library {
+    size_t n;               /* spectra */
+    size_t cap_n;
+
+    /* peaks as read: spectrum i is [peak_off[i], peak_off[i+1]) */
+    uint64_t *peak_off;     /* n + 1 */
+    double *peak_mz;
+    double *peak_int;
+    size_t n_peaks;
+    size_t cap_peaks;
+
+    /* preprocessed nominal-mass spectra, same slicing by nom_off */
+    uint64_t *nom_off;      /* n + 1 */
+    uint16_t *nom_mz;
+    uint16_t *nom_int;
+    size_t n_nom;
+    size_t cap_nom;
+
+    sm_strcol col[SM_FIELD_COUNT];
+    double *mw;             /* NAN when absent */
+    double *exact_mass;     /* NAN when absent */
+    uint32_t *source_index; /* which source file, UINT32_MAX if none */
+
+    size_t n_sources;
+    size_t cap_sources;
+    char **source_path;
+    char **source_sha256;   /* 64 hex chars */
+    uint64_t *source_count;
+
+    unsigned fmt_major;
+    unsigned fmt_minor;
+    double mz_round_boundary;
+    unsigned base_peak;
+    char *tool_version;
+    char *created;          /* ISO 8601 UTC */
+    char checksum[80];      /* "sha256:" + 64 hex */
+};
+
+/* The string of column c for spectrum i (NUL-terminated, "" when absent). */
+static inline const char *sm_strcol_get_(const sm_strcol *c, size_t i)
+{
+    return c->data + c->off[i] + i;
+}
+
+/* Fills err (when not NULL) and returns st. file may be NULL. */
+sm_status sm_seterr_(sm_error *err, sm_status st, const char *file, unsigned long line,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Frees everything the struct owns, leaves it zeroed. */
+void sm_library_free_contents_(sm_library *lib);
+
+/* SHA-256 (FIPS 180-4). */
+typedef struct sm_sha256 {
+    uint32_t h[8];
+    uint64_t nbytes;
+    uint8_t buf[64];
+    size_t nbuf;
+} sm_sha256;
+
+void sm_sha256_init_(sm_sha256 *c);
+void sm_sha256_update_(sm_sha256 *c, const void *data, size_t n);
+void sm_sha256_final_(sm_sha256 *c, uint8_t out[32]);
+void sm_hex_(const uint8_t *bytes, size_t n, char *out); /* writes 2n chars + NUL */
+
+/* Content checksum: "sha256:<hex>" over the library's arrays in the canonical
+ * order and byte layout documented in docs/FORMAT.md. */
+void sm_content_checksum_(const sm_library *lib, char out[80]);
+
+/* The only functions that call HDF5 (h5io.c). write: creates path (which must not
+ * be the final name: the caller renames). read: fills a zeroed lib and verifies the
+ * format name, major version and checksum. */
+sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err);
+sm_status sm_h5_read_(const char *path, sm_library *lib, sm_error *err);
+
+#endif

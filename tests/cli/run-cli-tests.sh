@@ -1,0 +1,139 @@
+#!/bin/sh
+# run-cli-tests.sh — CLI cases: a command, its exit status, its stdout against a golden file, what its stderr says.
+# usage: run-cli-tests.sh SPECMATCH SPECTRA_DIR CASES_DIR   (SPECMATCH_LIBRARY set by meson)
+# Set UPDATE_GOLDEN=1 to rewrite the golden files from the current output.
+set -u
+SM=$1
+SPECTRA=$2
+DIR=$3
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+
+# check NAME EXIT STDERR_REGEX [STDOUT_REGEX] -- command...
+# The command runs in $PWD; stdout is compared with golden/NAME.out when that exists.
+check() {
+    name=$1 want=$2 errpat=$3
+    shift 3
+    outpat=
+    if [ "$1" != "--" ]; then outpat=$1; shift; fi
+    shift
+    "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null
+    rc=$?
+    ok=1
+    if [ "$rc" -ne "$want" ]; then
+        echo "FAIL $name: exit status $rc, expected $want"; ok=0
+    fi
+    golden="$DIR/golden/$name.out"
+    if [ "${UPDATE_GOLDEN:-0}" = 1 ] && [ -f "$golden" ]; then cp "$TMP/$name.out" "$golden"; fi
+    if [ -f "$golden" ] && ! diff -u "$golden" "$TMP/$name.out" >"$TMP/$name.diff"; then
+        echo "FAIL $name: stdout differs from $golden"; cat "$TMP/$name.diff"; ok=0
+    fi
+    if [ -n "$errpat" ] && ! grep -Eq -- "$errpat" "$TMP/$name.err"; then
+        echo "FAIL $name: stderr lacks /$errpat/:"; cat "$TMP/$name.err"; ok=0
+    fi
+    if [ -n "$outpat" ] && ! grep -Eq -- "$outpat" "$TMP/$name.out"; then
+        echo "FAIL $name: stdout lacks /$outpat/:"; head -20 "$TMP/$name.out"; ok=0
+    fi
+    if [ $ok = 1 ]; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); fi
+}
+
+# Same, with standard input from a file.
+check_stdin() {
+    input=$1
+    shift
+    name=$1 want=$2
+    shift 2
+    "$@" <"$input" >"$TMP/$name.out" 2>"$TMP/$name.err"
+    rc=$?
+    ok=1
+    [ "$rc" -eq "$want" ] || { echo "FAIL $name: exit status $rc, expected $want"; ok=0; }
+    golden="$DIR/golden/$name.out"
+    if [ "${UPDATE_GOLDEN:-0}" = 1 ] && [ -f "$golden" ]; then cp "$TMP/$name.out" "$golden"; fi
+    if [ -f "$golden" ] && ! diff -u "$golden" "$TMP/$name.out"; then
+        echo "FAIL $name: stdout differs from $golden"; ok=0
+    fi
+    if [ $ok = 1 ]; then passed=$((passed + 1)); echo "ok   $name"; else failed=$((failed + 1)); fi
+}
+
+cd "$SPECTRA" || exit 1
+S=samples/fentanyl-replicate.msp
+
+# The technician's run: default library, ranked table, Fentanyl first.
+check sample_table 0 "1 spectrum read, 1 searched, 0 rejected" -- "$SM" "$S"
+check sample_search_table 0 "" -- "$SM" search --top 3 "$S"
+check sample_jsonl 0 "" -- "$SM" search --format jsonl --top 5 "$S"
+check sample_csv 0 "" -- "$SM" search --format csv --top 3 "$S"
+check sample_tsv 0 "" -- "$SM" search --format tsv --top 3 "$S"
+check_stdin "$S" stdin_jsonl 0 "$SM" search -q --format jsonl --top 2 -
+check explicit_library 0 "" '"rank":1,"name":"Fentanyl"' -- \
+    "$SM" search --library "$SPECMATCH_LIBRARY" --format jsonl --top 1 "$S"
+check min_mf 0 "" -- "$SM" search --min-mf 885 "$S"
+check fail_no_match 1 "" -- "$SM" search --min-mf 990 --fail-no-match "$S"
+check fail_no_match_ok 0 "" -- "$SM" search --min-mf 900 --fail-no-match --top 1 "$S"
+
+# Bad input: every spectrum is accounted for, the others are still searched.
+cd "$TMP" || exit 1
+{
+    printf 'Name: Broken count\nNum Peaks: 3\n41 100; 42 50;\n\n'
+    cat "$SPECTRA/$S"
+    printf '\nName: Bad value\nNum Peaks: 2\n41 100\n42 -7\n\n'
+    printf 'Name: Not a number\nNum Peaks: 1\n41 abc\n'
+} >bad.msp
+: >empty.msp
+printf 'this is not a spectrum\n' >junk.msp
+check bad_records_jsonl 3 "bad.msp:2: 'Num Peaks: 3' but 2 peaks were read" -- \
+    "$SM" search --format jsonl --top 1 bad.msp
+check bad_records_table 3 "bad.msp:[0-9]+: abundance -7 at m/z 42 out of range" -- \
+    "$SM" search --top 1 bad.msp
+check missing_file 4 "nonexistent.msp: cannot open" -- \
+    "$SM" search --format jsonl --top 1 nonexistent.msp bad.msp
+check empty_file 3 "empty.msp: no spectrum found" -- "$SM" search --format jsonl empty.msp
+check junk_file 3 "junk.msp:1: expected a 'Name:' line" -- "$SM" search junk.msp
+mkdir batch
+cp bad.msp batch/a.msp
+cp "$SPECTRA/$S" batch/b.msp
+check directory_input 3 "5 spectra read, 2 searched, 3 rejected" -- \
+    "$SM" search --format jsonl --top 1 batch
+
+# Usage errors and help.
+check no_args 2 "usage:" -- "$SM"
+check search_no_query 2 "no query given" -- "$SM" search
+check bad_top 2 "--top expects" -- "$SM" search --top 0 x.msp
+check bad_format 2 "--format expects" -- "$SM" search --format xml x.msp
+check unknown_option 2 "unrecognized option" -- "$SM" search --frobnicate x.msp
+check help 0 "" "^usage: specmatch" -- "$SM" --help
+check search_help 0 "" "^usage: specmatch search" -- "$SM" search --help
+check library_help 0 "" "^usage: specmatch library" -- "$SM" library --help
+check build_help 0 "" "^usage: specmatch library build" -- "$SM" library build --help
+check info_help 0 "" "^usage: specmatch library info" -- "$SM" library info --help
+check library_unknown 2 "unknown library command" -- "$SM" library frob
+check version 0 "" "^specmatch [0-9]+\.[0-9]+\.[0-9]+" -- "$SM" --version
+check version_hdf5 0 "" "^HDF5 1\." -- "$SM" --version
+
+# Library build and info.
+MB="$SPECTRA/massbank-ei-in-library.msp"
+sha=$(sha256sum "$MB" | cut -d' ' -f1)
+check build 0 "wrote mb.h5: 332 spectra" -- "$SM" library build -o mb.h5 "$MB"
+check info 0 "" "sha256 $sha, 332 spectra" -- "$SM" library info mb.h5
+check info_count 0 "" "^spectra: +332$" -- "$SM" library info mb.h5
+check info_format 0 "" "^format: +specmatch-library 1\.0$" -- "$SM" library info mb.h5
+check search_built 0 "" '"query":0,"query_name":"Fentanyl","source":"[^"]*","source_line":1,"rank":1' -- \
+    "$SM" search --library mb.h5 --format jsonl --top 1 "$SPECTRA/$S"
+check build_bad 3 "library not written" -- "$SM" library build -o badlib.h5 bad.msp
+check build_bad_nofile 1 "" -- test -e badlib.h5
+check build_skip_bad 0 "wrote skip.h5: 1 spectra" -- "$SM" library build --skip-bad -o skip.h5 bad.msp
+check build_no_output 2 "expected -o" -- "$SM" library build "$MB"
+check build_stdin 2 "not standard input" -- "$SM" library build -o x.h5 -
+check info_not_hdf5 4 "junk.msp" -- "$SM" library info junk.msp
+check info_missing 4 "nolib.h5" -- "$SM" library info nolib.h5
+cp mb.h5 damaged.h5
+size=$(wc -c <damaged.h5)
+printf '\377\377\377\377\377\377\377\377' | dd of=damaged.h5 bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
+check info_damaged 4 "error" -- "$SM" library info damaged.h5
+check search_missing_library 4 "nolib.h5" -- "$SM" search --library nolib.h5 "$SPECTRA/$S"
+check env_library 4 "nolib.h5" -- env SPECMATCH_LIBRARY=nolib.h5 "$SM" "$SPECTRA/$S"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

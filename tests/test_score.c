@@ -1,0 +1,147 @@
+/* test_score.c — identity and reverse match factors: hand-computed cases and the published reference values. */
+#include "test_common.h"
+
+static sm_nominal view(const uint16_t *mz, const uint16_t *in, size_t n)
+{
+    sm_nominal v = {n, mz, in};
+    return v;
+}
+
+/* A: u = {50:999, 51:500}, l = {50:999, 51:250}.
+ * T1 = (50*999 + 51*sqrt(500*250))^2 / ((50*999 + 51*500) * (50*999 + 51*250))
+ * T2 = min(R, 1/R) with R = sqrt(500)/sqrt(250) = sqrt(2): 1/sqrt(2)
+ * MF = 1000 * (2*T1 + 1*T2) / 3 - 0.5 = 886.47050346 */
+static const uint16_t a_mz[] = {50, 51}, au_in[] = {999, 500}, al_in[] = {999, 250};
+
+static void test_identical(void **state)
+{
+    (void)state;
+    double mf = sm_match_factor(view(a_mz, au_in, 2), view(a_mz, au_in, 2), 0);
+    assert_near(mf, 999.5, 1e-9);
+    assert_int_equal(sm_mf_display(mf), 999); /* 1000 shown as 999 */
+}
+
+static void test_two_peaks(void **state)
+{
+    (void)state;
+    double t1 = pow(50.0 * 999 + 51 * sqrt(500.0 * 250), 2) /
+                ((50.0 * 999 + 51 * 500) * (50.0 * 999 + 51 * 250));
+    double expect = 1000 * (2 * t1 + 1 / sqrt(2.0)) / 3 - 0.5;
+    assert_near(expect, 886.4705034600664, 1e-9);
+    assert_near(sm_match_factor(view(a_mz, au_in, 2), view(a_mz, al_in, 2), 0), expect, 1e-9);
+    assert_near(sm_match_factor(view(a_mz, au_in, 2), view(a_mz, al_in, 2), 1), expect, 1e-9);
+    assert_int_equal(sm_mf_display(expect), 886);
+}
+
+/* A peak of the unknown below the library's first m/z is outside the common range. */
+static void test_common_range(void **state)
+{
+    (void)state;
+    static const uint16_t mz[] = {30, 50, 51}, in[] = {700, 999, 500};
+    assert_near(sm_match_factor(view(mz, in, 3), view(a_mz, al_in, 2), 0), 886.4705034600664,
+                1e-9);
+    /* symmetric: the library's low peak is skipped when the unknown starts higher */
+    assert_near(sm_match_factor(view(a_mz, al_in, 2), view(mz, in, 3), 0),
+                sm_match_factor(view(a_mz, al_in, 2), view(a_mz, au_in, 2), 0), 1e-9);
+}
+
+/* Intensity 1 in one spectrum only is passed over: the chain of pairs goes on.
+ * u = {50:999, 51:1, 52:500}, l = {50:999, 52:250} -> pair 52/50 counted:
+ * T1 = (50*999 + 52*sqrt(500*250))^2 / ((50*999 + 52*500)(50*999 + 52*250)),
+ * MF = 1000 (2 T1 + 1/sqrt2)/3 - 0.5 = 886.33387538.
+ * Intensity 2 instead breaks the chain and joins the norm: MF = 1000 T1' - 0.5 with
+ * T1' = (50*999 + 52*sqrt(500*250))^2 / ((50*999 + 51*2 + 52*500)(50*999 + 52*250))
+ *     = 974.88748799. */
+static void test_intensity_one_and_chain(void **state)
+{
+    (void)state;
+    static const uint16_t mz[] = {50, 51, 52}, in1[] = {999, 1, 500}, in2[] = {999, 2, 500};
+    static const uint16_t lmz[] = {50, 52}, lin[] = {999, 250};
+    assert_near(sm_match_factor(view(mz, in1, 3), view(lmz, lin, 2), 0), 886.3338753769367,
+                1e-9);
+    assert_near(sm_match_factor(view(mz, in2, 3), view(lmz, lin, 2), 0), 974.8874879918789,
+                1e-9);
+}
+
+/* Reverse: the unknown's peak at 60 that the library lacks leaves the norm. */
+static void test_reverse(void **state)
+{
+    (void)state;
+    static const uint16_t mz[] = {50, 51, 60}, in[] = {999, 500, 300};
+    assert_near(sm_match_factor(view(mz, in, 3), view(a_mz, al_in, 2), 0), 761.025577027087,
+                1e-9);
+    assert_near(sm_match_factor(view(mz, in, 3), view(a_mz, al_in, 2), 1), 886.4705034600664,
+                1e-9);
+}
+
+static void test_no_overlap(void **state)
+{
+    (void)state;
+    static const uint16_t mz[] = {60, 61}, in[] = {999, 10};
+    double mf = sm_match_factor(view(mz, in, 2), view(a_mz, al_in, 2), 0);
+    assert_true(mf <= 0);
+    assert_int_equal(sm_mf_display(mf), 0);
+    assert_near(sm_match_factor(view(mz, in, 0), view(a_mz, al_in, 2), 0), -0.5, 0);
+}
+
+/* Reference values of DESIGN.md, from an implementation that agrees with
+ * mssearchr 0.2.0 to the last digit. */
+typedef struct {
+    uint16_t mz[SM_MAX_NOMINAL_MZ + 1], in[SM_MAX_NOMINAL_MZ + 1];
+    size_t n;
+} spec;
+
+static void load(const char *file, size_t record, const char *want_id, spec *out)
+{
+    sm_reader *r;
+    sm_error e = {0};
+    sm_spectrum s;
+    sm_spectrum_init(&s);
+    assert_int_equal(sm_reader_open(spectra_file(file), &r, &e), SM_OK);
+    size_t i = 0;
+    for (;;) {
+        assert_int_equal(sm_reader_next(r, &s, &e), SM_OK);
+        const char *id = s.field[SM_FIELD_ID] ? s.field[SM_FIELD_ID] : "";
+        if (want_id ? strcmp(id, want_id) == 0 : i == record)
+            break;
+        i++;
+    }
+    assert_int_equal(sm_preprocess(s.peaks, s.n_peaks, out->mz, out->in,
+                                   SM_MAX_NOMINAL_MZ + 1, &out->n, &e), SM_OK);
+    sm_spectrum_clear(&s);
+    sm_reader_close(r);
+}
+
+static void check_ref(const char *qfile, size_t qrec, const char *lib_id, double mf,
+                      double rmf)
+{
+    static spec q, l;
+    load(qfile, qrec, NULL, &q);
+    load("swgdrug-3.4.msp", 0, lib_id, &l);
+    assert_near(sm_match_factor(view(q.mz, q.in, q.n), view(l.mz, l.in, l.n), 0), mf, 0.005);
+    assert_near(sm_match_factor(view(q.mz, q.in, q.n), view(l.mz, l.in, l.n), 1), rmf, 0.005);
+}
+
+static void test_reference_values(void **state)
+{
+    (void)state;
+    check_ref("samples/fentanyl-replicate.msp", 0, "3919", 941.62, 942.45);
+    check_ref("samples/fentanyl-replicate.msp", 0, "4651", 885.74, 886.40);
+    check_ref("samples/fentanyl-replicate.msp", 0, "2086", 882.55, 893.26);
+    check_ref("massbank-ei-in-library.msp", 0, "1667", 831.80, 906.25);
+    check_ref("massbank-ei-in-library.msp", 50, "1688", 928.08, 928.08);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_identical),
+        cmocka_unit_test(test_two_peaks),
+        cmocka_unit_test(test_common_range),
+        cmocka_unit_test(test_intensity_one_and_chain),
+        cmocka_unit_test(test_reverse),
+        cmocka_unit_test(test_no_overlap),
+        cmocka_unit_test(test_reference_values),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
