@@ -603,6 +603,33 @@ static void test_wrong_format_name(void **state)
     expect_read_error(tmp("other.h5"), SM_ERR_FORMAT, "not a specmatch library");
 }
 
+/* Provenance attributes written by another tool as variable-length UTF-8 strings. */
+static void test_vlen_string_attr(void **state)
+{
+    (void)state;
+    written_copy("vlen.h5");
+    hid_t f = open_rw(tmp("vlen.h5"));
+    assert_true(H5Adelete(f, "created") >= 0);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    assert_true(H5Tset_size(t, H5T_VARIABLE) >= 0);
+    assert_true(H5Tset_cset(t, H5T_CSET_UTF8) >= 0);
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "created", t, s, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0);
+    const char *v = "2025-01-02T03:04:05Z \xc2\xb7 h5py";
+    assert_true(H5Awrite(a, t, &v) >= 0);
+    H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    assert_true(H5Fclose(f) >= 0);
+
+    sm_library b;
+    sm_error err = fresh_err();
+    assert_int_equal(sm_h5_read_(tmp("vlen.h5"), &b, &err), SM_OK);
+    assert_string_equal(b.created, v);
+    sm_library_free_contents_(&b);
+}
+
 /* ------------------------------------------------------------------ */
 /* Versions, foreign and damaged files                                 */
 
@@ -752,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_missing_dataset),
         cmocka_unit_test(test_unknown_additions),
         cmocka_unit_test(test_wrong_format_name),
+        cmocka_unit_test(test_vlen_string_attr),
         cmocka_unit_test(test_newer_major),
         cmocka_unit_test(test_not_hdf5),
         cmocka_unit_test(test_missing_file),

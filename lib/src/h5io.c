@@ -1,6 +1,5 @@
 /* h5io.c — reads and writes the HDF5 library file (docs/FORMAT.md); the only file that calls HDF5. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -679,8 +678,9 @@ static sm_status read_attr_str(const io *x, hid_t loc, const char *name, char **
     if (vlen) {
         /* Other writers (h5py) store strings this way. */
         char *v = NULL;
+        H5T_cset_t cset = H5Tget_cset(type);
         if ((mtype = H5Tcopy(H5T_C_S1)) < 0 || H5Tset_size(mtype, H5T_VARIABLE) < 0 ||
-            H5Aread(attr, mtype, &v) < 0) {
+            cset < 0 || H5Tset_cset(mtype, cset) < 0 || H5Aread(attr, mtype, &v) < 0) {
             st = h5fail(x, "cannot read attribute '%s'", name);
             goto out;
         }

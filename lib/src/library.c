@@ -293,6 +293,15 @@ sm_status sm_library_open(const char *path, sm_library **out, sm_error *err)
     if (lib == NULL)
         return sm_seterr_(err, SM_ERR_NOMEM, path, 0, "out of memory");
     sm_status st = sm_h5_read_(path, lib, err);
+    /* Queries are preprocessed by this build's rules: a library made with others
+     * would be compared on different terms, so it is refused rather than searched. */
+    if (st == SM_OK && (lib->mz_round_boundary != SM_MZ_ROUND_BOUNDARY ||
+                        lib->base_peak != SM_BASE_PEAK))
+        st = sm_seterr_(err, SM_ERR_FORMAT, path, 0,
+                        "library preprocessed with m/z boundary %g and base peak %u; this "
+                        "specmatch uses %g and %u: rebuild the library",
+                        lib->mz_round_boundary, lib->base_peak, SM_MZ_ROUND_BOUNDARY,
+                        SM_BASE_PEAK);
     if (st != SM_OK) {
         sm_library_free_contents_(lib);
         free(lib);
