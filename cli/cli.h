@@ -48,7 +48,12 @@ void cli_json_str(FILE *out, const char *s);
 void cli_csv_str(FILE *out, const char *s);
 void cli_tsv_str(FILE *out, const char *s);
 
+/* Applies --kernel NAME (or, for NULL, SPECMATCH_KERNEL / the automatic choice);
+ * reports a bad name and returns EXIT_USAGE. */
+int cli_select_kernel(const char *name);
+
 int cmd_search(int argc, char **argv);
+int cmd_kernels(int argc, char **argv);
 int cmd_library(int argc, char **argv);
 
 #endif

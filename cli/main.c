@@ -12,6 +12,7 @@ struct command {
 static const struct command commands[] = {
     {"search", cmd_search, "identify spectra against a reference library (default)"},
     {"library", cmd_library, "build or inspect a reference library file"},
+    {"kernels", cmd_kernels, "list the SIMD kernels and mark the active one"},
 };
 
 static void usage(FILE *out)
@@ -25,11 +26,40 @@ static void usage(FILE *out)
     fputs("\nRun 'specmatch COMMAND --help' for a command's options.\n", out);
 }
 
-static void version(void)
+static int version(void)
 {
     printf("specmatch %s\n", sm_version());
     printf("HDF5 %s\n", sm_hdf5_version());
-    printf("kernel: scalar\n");
+    if (cli_select_kernel(NULL) != EXIT_OK)
+        return EXIT_USAGE;
+    printf("kernel: %s\n", sm_kernel_active());
+    return EXIT_OK;
+}
+
+int cmd_kernels(int argc, char **argv)
+{
+    if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        fputs("usage: specmatch kernels\n"
+              "\n"
+              "Lists the SIMD kernels built in, best first, whether this CPU can run each,\n"
+              "and marks the one in use (chosen automatically, or forced with\n"
+              "SPECMATCH_KERNEL=NAME or search --kernel NAME).\n",
+              stdout);
+        return EXIT_OK;
+    }
+    if (argc > 1) {
+        cli_errorf("kernels takes no arguments");
+        return EXIT_USAGE;
+    }
+    if (cli_select_kernel(NULL) != EXIT_OK)
+        return EXIT_USAGE;
+    const char *active = sm_kernel_active();
+    for (size_t i = 0; i < sm_kernel_count(); i++) {
+        const char *name = sm_kernel_name_at(i);
+        printf("%c %-8s %s\n", strcmp(name, active) == 0 ? '*' : ' ', name,
+               sm_kernel_supported_at(i) ? "supported" : "not supported by this CPU");
+    }
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -39,10 +69,8 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
-        version();
-        return EXIT_OK;
-    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0)
+        return version();
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return EXIT_OK;

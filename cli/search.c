@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -10,7 +11,6 @@ enum fmt { FMT_TABLE, FMT_JSONL, FMT_CSV, FMT_TSV };
 
 typedef struct search_ctx {
     const sm_library *lib;
-    sm_searcher *searcher;
     enum fmt fmt;
     size_t top;
     double min_mf;
@@ -19,6 +19,8 @@ typedef struct search_ctx {
     size_t searched;
     size_t rejected;
     size_t unmatched;
+    unsigned threads;  /* 0: all cores */
+    bool progress;
 } search_ctx;
 
 static void usage(FILE *out)
@@ -38,6 +40,11 @@ static void usage(FILE *out)
         "      --min-mf N          report only hits with MF >= N (0-999, default 0)\n"
         "      --fail-no-match     exit 1 when a query has no hit at or above --min-mf\n"
         "  -r, --recursive         read directories recursively\n"
+        "  -j, --threads N         search threads (default 0: one per core)\n"
+        "      --kernel NAME       force a SIMD kernel (see 'specmatch kernels'); also\n"
+        "                          SPECMATCH_KERNEL=NAME\n"
+        "      --progress, --no-progress\n"
+        "                          progress on stderr (default: when it is a terminal)\n"
         "  -q, --quiet             only errors on stderr\n"
         "  -v, --verbose           more messages on stderr\n"
         "  -h, --help              this help\n"
@@ -185,6 +192,84 @@ static void emit_hits(search_ctx *c, const sm_spectrum *s, const char *qname,
     }
 }
 
+/* Records are read and searched in chunks: a chunk's spectra go to the threads
+ * together, then its results are written in input order. */
+#define CHUNK 256
+
+typedef struct rec {
+    sm_spectrum s;
+    sm_error err;       /* status SM_OK: searched */
+    size_t q;           /* query index */
+    uint16_t *mz, *in;  /* preprocessed */
+    size_t n;
+} rec;
+
+static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
+{
+    int code = EXIT_OK;
+    sm_nominal *qs = malloc((nrec ? nrec : 1) * sizeof *qs);
+    size_t *slot = malloc((nrec ? nrec : 1) * sizeof *slot);
+    size_t *nh = malloc((nrec ? nrec : 1) * sizeof *nh);
+    sm_hit *hits = malloc((nrec ? nrec : 1) * c->top * sizeof *hits);
+    if (!qs || !slot || !nh || !hits) {
+        cli_errorf("out of memory");
+        code = EXIT_IO;
+        goto out;
+    }
+    size_t nq = 0;
+    for (size_t r = 0; r < nrec; r++) {
+        if (recs[r].err.status != SM_OK)
+            continue;
+        qs[nq].n = recs[r].n;
+        qs[nq].mz = recs[r].mz;
+        qs[nq].intensity = recs[r].in;
+        slot[r] = nq++;
+    }
+    sm_error err = {0};
+    if (sm_search_batch(c->lib, qs, nq, c->top, c->threads, hits, nh, &err) != SM_OK) {
+        cli_report(&err);
+        code = EXIT_IO;
+        goto out;
+    }
+    for (size_t r = 0; r < nrec; r++) {
+        rec *x = &recs[r];
+        if (x->err.status != SM_OK) {
+            emit_error(c, &x->err, true, x->q);
+            c->rejected++;
+            code = cli_worse(code, cli_exit_for(x->err.status));
+            continue;
+        }
+        char fallback[600];
+        const char *qname = x->s.field[SM_FIELD_NAME];
+        if (qname == NULL || *qname == '\0') {
+            snprintf(fallback, sizeof fallback, "%s:%lu", label, x->s.line);
+            qname = fallback;
+        }
+        size_t n = nh[slot[r]];
+        c->hits = hits + slot[r] * c->top;
+        while (n > 0 && c->hits[n - 1].mf < c->min_mf)
+            n--;
+        if (n == 0)
+            c->unmatched++;
+        c->searched++;
+        emit_hits(c, &x->s, qname, label, x->q, n);
+    }
+out:
+    c->hits = NULL;
+    free(qs);
+    free(slot);
+    free(nh);
+    free(hits);
+    return code;
+}
+
+static void progress(const search_ctx *c, bool done)
+{
+    if (!c->progress)
+        return;
+    fprintf(stderr, "\rspecmatch: %zu spectra searched%s", c->searched, done ? "\n" : "");
+}
+
 /* Searches every spectrum of one input; returns the exit code it deserves. */
 static int search_file(search_ctx *c, const char *path)
 {
@@ -197,50 +282,50 @@ static int search_file(search_ctx *c, const char *path)
     }
     const char *label = strcmp(path, "-") == 0 ? "<stdin>" : path;
     int code = EXIT_OK;
-    size_t found = 0;
-    sm_spectrum s;
-    sm_spectrum_init(&s);
+    size_t found = 0, nrec = 0;
+    rec *recs = calloc(CHUNK, sizeof *recs);
+    uint16_t *buf_mz = malloc((size_t)CHUNK * (SM_MAX_NOMINAL_MZ + 1) * sizeof *buf_mz);
+    uint16_t *buf_in = malloc((size_t)CHUNK * (SM_MAX_NOMINAL_MZ + 1) * sizeof *buf_in);
+    if (!recs || !buf_mz || !buf_in) {
+        cli_errorf("out of memory");
+        code = EXIT_IO;
+        goto out;
+    }
+    for (size_t j = 0; j < CHUNK; j++) {
+        sm_spectrum_init(&recs[j].s);
+        recs[j].mz = buf_mz + j * (SM_MAX_NOMINAL_MZ + 1);
+        recs[j].in = buf_in + j * (SM_MAX_NOMINAL_MZ + 1);
+    }
     for (;;) {
-        memset(&err, 0, sizeof err);
-        st = sm_reader_next(r, &s, &err);
+        rec *x = &recs[nrec];
+        memset(&x->err, 0, sizeof x->err);
+        st = sm_reader_next(r, &x->s, &x->err);
         if (st == SM_END)
             break;
-        size_t q = c->query;
-        if (st != SM_ERR_IO) {
-            c->query++;
-            found++;
+        if (st == SM_ERR_IO) {
+            emit_error(c, &x->err, false, 0);
+            code = cli_worse(code, EXIT_IO);
+            break;
         }
-        if (st != SM_OK) {
-            emit_error(c, &err, st != SM_ERR_IO, q);
-            c->rejected += st != SM_ERR_IO;
-            code = cli_worse(code, cli_exit_for(st));
-            if (st == SM_ERR_IO)
-                break;
-            continue;
+        x->q = c->query++;
+        found++;
+        if (st == SM_OK) {
+            st = sm_preprocess(x->s.peaks, x->s.n_peaks, x->mz, x->in, SM_MAX_NOMINAL_MZ + 1,
+                               &x->n, &x->err);
+            if (st != SM_OK) {
+                snprintf(x->err.file, sizeof x->err.file, "%s", label);
+                x->err.line = x->s.line;
+            }
         }
-        char fallback[600];
-        const char *qname = s.field[SM_FIELD_NAME];
-        if (qname == NULL || *qname == '\0') {
-            snprintf(fallback, sizeof fallback, "%s:%lu", label, s.line);
-            qname = fallback;
+        x->err.status = st;
+        if (++nrec == CHUNK) {
+            code = cli_worse(code, flush_chunk(c, recs, nrec, label));
+            nrec = 0;
+            progress(c, false);
         }
-        size_t nh = 0;
-        st = sm_search(c->searcher, &s, c->top, c->hits, &nh, &err);
-        if (st != SM_OK) {
-            snprintf(err.file, sizeof err.file, "%s", label);
-            err.line = s.line;
-            emit_error(c, &err, true, q);
-            c->rejected++;
-            code = cli_worse(code, cli_exit_for(st));
-            continue;
-        }
-        while (nh > 0 && c->hits[nh - 1].mf < c->min_mf)
-            nh--;
-        if (nh == 0)
-            c->unmatched++;
-        c->searched++;
-        emit_hits(c, &s, qname, label, q, nh);
     }
+    if (nrec > 0)
+        code = cli_worse(code, flush_chunk(c, recs, nrec, label));
     if (found == 0 && code == EXIT_OK) {
         snprintf(err.file, sizeof err.file, "%s", label);
         err.line = 0;
@@ -249,7 +334,13 @@ static int search_file(search_ctx *c, const char *path)
         emit_error(c, &err, false, 0);
         code = EXIT_DATA;
     }
-    sm_spectrum_clear(&s);
+out:
+    if (recs)
+        for (size_t j = 0; j < CHUNK; j++)
+            sm_spectrum_clear(&recs[j].s);
+    free(recs);
+    free(buf_mz);
+    free(buf_in);
     sm_reader_close(r);
     return code;
 }
@@ -263,6 +354,10 @@ int cmd_search(int argc, char **argv)
         {"min-mf", required_argument, NULL, 'm'},
         {"fail-no-match", no_argument, NULL, 'F'},
         {"recursive", no_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 'j'},
+        {"kernel", required_argument, NULL, 'K'},
+        {"progress", no_argument, NULL, 'P'},
+        {"no-progress", no_argument, NULL, 'N'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -271,9 +366,11 @@ int cmd_search(int argc, char **argv)
     search_ctx c = {.fmt = FMT_TABLE, .top = 10, .min_mf = 0};
     const char *libpath = NULL;
     bool fail_no_match = false, recursive = false;
+    int progress_opt = -1; /* -1: when stderr is a terminal */
+    const char *kernel = NULL;
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "l:k:f:qvhr", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "l:k:f:qvhrj:", opts, NULL)) != -1) {
         char *end;
         switch (opt) {
         case 'l':
@@ -317,6 +414,25 @@ int cmd_search(int argc, char **argv)
         case 'r':
             recursive = true;
             break;
+        case 'j': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 1024) {
+                cli_errorf("--threads expects a whole number from 0 (all cores) to 1024, got "
+                           "'%s'", optarg);
+                return EXIT_USAGE;
+            }
+            c.threads = (unsigned)v;
+            break;
+        }
+        case 'K':
+            kernel = optarg;
+            break;
+        case 'P':
+            progress_opt = 1;
+            break;
+        case 'N':
+            progress_opt = 0;
+            break;
         case 'q':
             cli_verbosity = 0;
             break;
@@ -336,6 +452,10 @@ int cmd_search(int argc, char **argv)
         fputs("Try 'specmatch search --help'.\n", stderr);
         return EXIT_USAGE;
     }
+    if (cli_select_kernel(kernel) != EXIT_OK)
+        return EXIT_USAGE;
+    c.progress = progress_opt < 0 ? (isatty(STDERR_FILENO) && cli_verbosity > 0)
+                                  : progress_opt == 1;
     if (libpath == NULL) {
         libpath = cli_default_library();
         if (libpath == NULL) {
@@ -358,12 +478,6 @@ int cmd_search(int argc, char **argv)
     }
     cli_verbose("library %s: %zu spectra", libpath, sm_library_size(lib));
     c.lib = lib;
-    c.hits = calloc(c.top, sizeof *c.hits);
-    if (c.hits == NULL || sm_searcher_new(lib, &c.searcher, &err) != SM_OK) {
-        cli_errorf("out of memory");
-        code = EXIT_IO;
-        goto out;
-    }
     code = cli_inputs_expand(&in, argv + optind, argc - optind, recursive);
     if (c.fmt == FMT_CSV)
         puts("query,query_name,rank,mf,rmf,name,formula,mw,inchikey,cas,library_id,source,"
@@ -373,6 +487,8 @@ int cmd_search(int argc, char **argv)
              "source\tsource_line");
     for (size_t i = 0; i < in.n; i++)
         code = cli_worse(code, search_file(&c, in.paths[i]));
+    if (c.progress && c.searched >= CHUNK)
+        progress(&c, true);
     if (fflush(stdout) != 0) {
         cli_errorf("cannot write results to standard output");
         code = EXIT_IO;
@@ -383,8 +499,6 @@ int cmd_search(int argc, char **argv)
         code = EXIT_NO_MATCH;
 out:
     cli_inputs_free(&in);
-    free(c.hits);
-    sm_searcher_free(c.searcher);
     sm_library_close(lib);
     return code;
 }

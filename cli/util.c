@@ -281,3 +281,14 @@ void cli_tsv_str(FILE *out, const char *s)
     for (; *s; s++)
         fputc(*s == '\t' || *s == '\n' || *s == '\r' ? ' ' : *s, out);
 }
+
+int cli_select_kernel(const char *name)
+{
+    sm_error err = {0};
+    if (sm_kernel_select(name, &err) != SM_OK) {
+        cli_report(&err);
+        fputs("Run 'specmatch kernels' to see the kernels this machine can run.\n", stderr);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}

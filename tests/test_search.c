@@ -134,6 +134,125 @@ static void test_massbank_identification(void **state)
     free(keys);
 }
 
+/* The indexed search returns exactly the exhaustive top 10 (same spectra, same
+ * order, same MF and RMF) on the real query sets, with every kernel this CPU runs. */
+typedef struct {
+    uint16_t mz[SM_MAX_NOMINAL_MZ + 1], in[SM_MAX_NOMINAL_MZ + 1];
+    size_t n;
+    sm_hit hits[10];
+    size_t nh;
+} exq;
+
+static size_t load_queries(const char *file, size_t every, exq *out, size_t cap)
+{
+    sm_reader *r;
+    sm_error e = {0};
+    sm_spectrum s;
+    sm_spectrum_init(&s);
+    assert_int_equal(sm_reader_open(spectra_file(file), &r, &e), SM_OK);
+    size_t n = 0, rec = 0;
+    while (n < cap && sm_reader_next(r, &s, &e) == SM_OK) {
+        if (rec++ % every)
+            continue;
+        assert_int_equal(sm_preprocess(s.peaks, s.n_peaks, out[n].mz, out[n].in,
+                                       SM_MAX_NOMINAL_MZ + 1, &out[n].n, &e), SM_OK);
+        n++;
+    }
+    sm_spectrum_clear(&s);
+    sm_reader_close(r);
+    return n;
+}
+
+static void test_indexed_equals_exhaustive(void **state)
+{
+    (void)state;
+    size_t cap = 2000;
+    exq *q = calloc(cap, sizeof *q);
+    assert_non_null(q);
+    size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
+    assert_int_equal(n, 332);
+    n += load_queries("massbank-ei-not-in-library.msp", 4, q + n, cap - n);
+    assert_int_equal(n, 332 + 1139);
+    sm_error e = {0};
+    for (size_t j = 0; j < n; j++) {
+        sm_nominal v = {q[j].n, q[j].mz, q[j].in};
+        /* every 50th query also leaves one library spectrum out */
+        size_t excl = j % 50 == 0 ? j % sm_library_size(lib) : SIZE_MAX;
+        assert_int_equal(sm_search_exhaustive(lib, v, 10, excl, q[j].hits, &q[j].nh, &e), SM_OK);
+    }
+    size_t tested = 0;
+    for (size_t kidx = 0; kidx < sm_kernel_count(); kidx++) {
+        if (!sm_kernel_supported_at(kidx))
+            continue;
+        assert_int_equal(sm_kernel_select(sm_kernel_name_at(kidx), &e), SM_OK);
+        sm_searcher *srch;
+        assert_int_equal(sm_searcher_new(lib, &srch, &e), SM_OK);
+        size_t mismatches = 0;
+        for (size_t j = 0; j < n; j++) {
+            sm_nominal v = {q[j].n, q[j].mz, q[j].in};
+            size_t excl = j % 50 == 0 ? j % sm_library_size(lib) : SIZE_MAX;
+            sm_hit h[10];
+            size_t nh = 0;
+            assert_int_equal(sm_search_nominal(srch, v, 10, excl, h, &nh, &e), SM_OK);
+            bool same = nh == q[j].nh;
+            for (size_t t = 0; same && t < nh; t++)
+                same = h[t].index == q[j].hits[t].index && h[t].mf == q[j].hits[t].mf &&
+                       h[t].rmf == q[j].hits[t].rmf;
+            if (!same) {
+                mismatches++;
+                fprintf(stderr, "kernel %s, query %zu: indexed top 10 differs\n",
+                        sm_kernel_name_at(kidx), j);
+            }
+        }
+        sm_search_stats st;
+        sm_searcher_stats(srch, &st);
+        printf("kernel %s: %zu queries, %.1f%% of blocks skipped, %.0f exact MF per query\n",
+               sm_kernel_name_at(kidx), n,
+               100.0 * (double)st.blocks_skipped /
+                   (double)(st.blocks_skipped + st.blocks_scanned + 1),
+               (double)st.exact / (double)n);
+        sm_searcher_free(srch);
+        assert_int_equal(mismatches, 0);
+        tested++;
+    }
+    assert_true(tested >= 1);
+    assert_int_equal(sm_kernel_select(NULL, &e), SM_OK);
+    free(q);
+}
+
+/* A batch over two threads gives what one searcher gives, query by query. */
+static void test_batch_threads(void **state)
+{
+    (void)state;
+    size_t cap = 400;
+    exq *q = calloc(cap, sizeof *q);
+    assert_non_null(q);
+    size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
+    sm_nominal *v = calloc(n, sizeof *v);
+    sm_hit *h = calloc(n * 5, sizeof *h);
+    size_t *nh = calloc(n, sizeof *nh);
+    sm_error e = {0};
+    for (size_t j = 0; j < n; j++) {
+        v[j] = (sm_nominal){q[j].n, q[j].mz, q[j].in};
+        assert_int_equal(sm_search_nominal(searcher, v[j], 5, SIZE_MAX, q[j].hits, &q[j].nh,
+                                           &e), SM_OK);
+    }
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        assert_int_equal(sm_search_batch(lib, v, n, 5, threads, h, nh, &e), SM_OK);
+        for (size_t j = 0; j < n; j++) {
+            assert_int_equal(nh[j], q[j].nh);
+            for (size_t t = 0; t < nh[j]; t++) {
+                assert_int_equal(h[j * 5 + t].index, q[j].hits[t].index);
+                assert_true(h[j * 5 + t].mf == q[j].hits[t].mf);
+            }
+        }
+    }
+    free(v);
+    free(h);
+    free(nh);
+    free(q);
+}
+
 static void test_bad_query(void **state)
 {
     (void)state;
@@ -153,6 +272,8 @@ int main(void)
         cmocka_unit_test(test_sample_is_fentanyl),
         cmocka_unit_test(test_self_search),
         cmocka_unit_test(test_massbank_identification),
+        cmocka_unit_test(test_indexed_equals_exhaustive),
+        cmocka_unit_test(test_batch_threads),
         cmocka_unit_test(test_bad_query),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -46,6 +46,7 @@ void sm_library_free_contents_(sm_library *lib)
     free(lib->source_count);
     free(lib->tool_version);
     free(lib->created);
+    sm_index_free_(lib->index);
     memset(lib, 0, sizeof *lib);
 }
 
@@ -302,6 +303,8 @@ sm_status sm_library_open(const char *path, sm_library **out, sm_error *err)
                         "specmatch uses %g and %u: rebuild the library",
                         lib->mz_round_boundary, lib->base_peak, SM_MZ_ROUND_BOUNDARY,
                         SM_BASE_PEAK);
+    if (st == SM_OK)
+        st = sm_index_build_(lib, err);
     if (st != SM_OK) {
         sm_library_free_contents_(lib);
         free(lib);

@@ -1,32 +1,83 @@
-/* search.c — top-k identity search of one query against a loaded library. */
+/* search.c — exact top-k identity search: block-envelope bounds, per-spectrum bounds, then exact MF. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "sm_internal.h"
+
+/* Float sums in the kernels carry a relative error near 1e-6; every bound is
+ * widened well past that before it may exclude a spectrum. */
+#define BOUND_SLACK 1.0005
+#define N_BUCKETS 1001
+
+struct cand {
+    double bound;
+    uint32_t index;
+};
 
 struct sm_searcher {
     const sm_library *lib;
+    const sm_kernel *kern;
     uint16_t qmz[SM_MAX_NOMINAL_MZ + 1];
     uint16_t qin[SM_MAX_NOMINAL_MZ + 1];
+    float *qw;        /* [n_bins] sqrt(m u): weights against the envelopes */
+    float *qd;        /* [n_bins] m sqrt(u): against sqrt(I) of library peaks */
+    double *suffix;   /* [SM_MAX_NOMINAL_MZ + 2] sum of m u over query peaks >= m, u > 1 */
+    float *acc;       /* [stride] block bounds */
+    uint32_t *bucket_start; /* [N_BUCKETS + 1] */
+    uint32_t *sorted; /* [n_blocks] block numbers by descending bound */
+    uint16_t *bucket_of;    /* [n_blocks] */
+    struct cand *heap;      /* spectra bounded but not yet scored, best bound on top */
+    size_t heap_n, heap_cap;
+    sm_search_stats stats;
 };
 
 sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *err)
 {
     *out = NULL;
-    if (lib == NULL)
-        return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no library given");
+    if (lib == NULL || lib->index == NULL)
+        return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no opened library given");
+    const sm_index *ix = lib->index;
     sm_searcher *s = calloc(1, sizeof *s);
     if (s == NULL)
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     s->lib = lib;
+    s->kern = sm_kernel_get_();
+    s->qw = calloc(ix->n_bins, sizeof *s->qw);
+    s->qd = calloc(ix->n_bins, sizeof *s->qd);
+    s->suffix = calloc(SM_MAX_NOMINAL_MZ + 2, sizeof *s->suffix);
+    s->acc = calloc(ix->stride, sizeof *s->acc);
+    s->bucket_start = calloc(N_BUCKETS + 1, sizeof *s->bucket_start);
+    s->sorted = calloc(ix->stride, sizeof *s->sorted);
+    s->bucket_of = calloc(ix->stride, sizeof *s->bucket_of);
+    if (!s->qw || !s->qd || !s->suffix || !s->acc || !s->bucket_start || !s->sorted ||
+        !s->bucket_of) {
+        sm_searcher_free(s);
+        return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
+    }
     *out = s;
     return SM_OK;
 }
 
 void sm_searcher_free(sm_searcher *s)
 {
+    if (s == NULL)
+        return;
+    free(s->qw);
+    free(s->qd);
+    free(s->suffix);
+    free(s->acc);
+    free(s->bucket_start);
+    free(s->sorted);
+    free(s->bucket_of);
+    free(s->heap);
     free(s);
+}
+
+void sm_searcher_stats(const sm_searcher *s, sm_search_stats *out)
+{
+    *out = s->stats;
 }
 
 /* Hit a ranks before hit b: higher MF first, then the lower library index, so the
@@ -38,6 +89,268 @@ static bool ranks_before(double mf_a, size_t ia, double mf_b, size_t ib)
     return ia < ib;
 }
 
+typedef struct topk {
+    sm_hit *hits;
+    size_t k;
+    size_t n;
+} topk;
+
+/* MF a spectrum must beat (or tie) to enter the list; -inf while it is not full. */
+static double topk_floor(const topk *t)
+{
+    return t->n < t->k ? -INFINITY : t->hits[t->n - 1].mf;
+}
+
+static void topk_offer(topk *t, size_t i, double mf)
+{
+    if (t->n == t->k && !ranks_before(mf, i, t->hits[t->n - 1].mf, t->hits[t->n - 1].index))
+        return;
+    size_t pos = t->n < t->k ? t->n : t->k - 1;
+    while (pos > 0 && ranks_before(mf, i, t->hits[pos - 1].mf, t->hits[pos - 1].index)) {
+        t->hits[pos] = t->hits[pos - 1];
+        pos--;
+    }
+    t->hits[pos].index = i;
+    t->hits[pos].mf = mf;
+    if (t->n < t->k)
+        t->n++;
+}
+
+/* Upper bound of the MF from an upper bound of T1 (DESIGN.md: MF/1000 < (T1+1)/2). */
+static double mf_bound(double t1)
+{
+    if (!(t1 < 1.0))
+        t1 = 1.0;
+    return 1000.0 * (t1 + 1.0) / 2.0 - 0.5;
+}
+
+/* A spectrum can be skipped only when its bound is below the floor. */
+static bool can_skip(double bound, double floor)
+{
+    return bound * BOUND_SLACK + 0.01 < floor;
+}
+
+static void score_exact(const sm_library *lib, sm_nominal q, size_t i, topk *t,
+                        sm_search_stats *st)
+{
+    st->exact++;
+    topk_offer(t, i, sm_match_factor(q, sm_library_nominal(lib, i), 0));
+}
+
+sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, size_t exclude,
+                               sm_hit *hits, size_t *n_hits, sm_error *err)
+{
+    *n_hits = 0;
+    if (k == 0)
+        return SM_OK;
+    if (hits == NULL || lib == NULL)
+        return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no library or hit buffer");
+    topk t = {hits, k, 0};
+    sm_search_stats st = {0};
+    for (size_t i = 0; i < lib->n; i++)
+        if (i != exclude)
+            score_exact(lib, q, i, &t, &st);
+    for (size_t j = 0; j < t.n; j++)
+        hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, hits[j].index), 1);
+    *n_hits = t.n;
+    return SM_OK;
+}
+
+/* The library spectrum's norm over the common range: its whole norm less the
+ * peaks below lo (a short walk: spectra are sorted by m/z). Exact. */
+static double norm_from(const sm_index *ix, size_t i, sm_nominal l, unsigned lo)
+{
+    double below = 0;
+    for (size_t j = 0; j < l.n && l.mz[j] < lo; j++)
+        if (l.intensity[j] > 1)
+            below += (double)l.mz[j] * l.intensity[j];
+    return ix->norm[i] - below;
+}
+
+/* Upper bound of spectrum i's MF against the query (+inf when the query or the
+ * spectrum has no norm over the common range). */
+static double spectrum_bound(sm_searcher *s, sm_nominal q, size_t i)
+{
+    const sm_index *ix = s->lib->index;
+    sm_nominal l = sm_library_nominal(s->lib, i);
+    unsigned lo = q.mz[0] > l.mz[0] ? q.mz[0] : l.mz[0];
+    double nu = s->suffix[lo];
+    double nl = norm_from(ix, i, l, lo);
+    s->stats.bounded++;
+    if (!(nu > 0 && nl > 0))
+        return INFINITY;
+    double dot = (double)s->kern->sparse_dot(s->qd, l.mz, l.intensity, ix->sqrt_int, l.n) *
+                 BOUND_SLACK;
+    return mf_bound(dot * dot / (nu * nl));
+}
+
+/* Max-heap of candidates by bound (ties: lower index first, for a fixed order). */
+static bool cand_above(const struct cand *a, const struct cand *b)
+{
+    return a->bound > b->bound || (a->bound == b->bound && a->index < b->index);
+}
+
+static bool heap_push(sm_searcher *s, double bound, size_t i)
+{
+    if (s->heap_n == s->heap_cap) {
+        size_t cap = s->heap_cap ? s->heap_cap * 2 : 1024;
+        struct cand *h = realloc(s->heap, cap * sizeof *h);
+        if (h == NULL)
+            return false;
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    struct cand c = {bound, (uint32_t)i};
+    size_t j = s->heap_n++;
+    while (j > 0 && cand_above(&c, &s->heap[(j - 1) / 2])) {
+        s->heap[j] = s->heap[(j - 1) / 2];
+        j = (j - 1) / 2;
+    }
+    s->heap[j] = c;
+    return true;
+}
+
+static struct cand heap_pop(sm_searcher *s)
+{
+    struct cand top = s->heap[0], last = s->heap[--s->heap_n];
+    size_t j = 0, n = s->heap_n;
+    for (;;) {
+        size_t c = 2 * j + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && cand_above(&s->heap[c + 1], &s->heap[c]))
+            c++;
+        if (!cand_above(&s->heap[c], &last))
+            break;
+        s->heap[j] = s->heap[c];
+        j = c;
+    }
+    if (n > 0)
+        s->heap[j] = last;
+    return top;
+}
+
+/* Bounds one spectrum; a spectrum that may still enter the top k waits in the
+ * heap (scored at once if the heap cannot grow). */
+static void consider(sm_searcher *s, sm_nominal q, size_t i, topk *t)
+{
+    double b = spectrum_bound(s, q, i);
+    if (can_skip(b, topk_floor(t)))
+        return;
+    if (!heap_push(s, b, i))
+        score_exact(s->lib, q, i, t, &s->stats);
+}
+
+/* Scores waiting candidates, best bound first, while their bound is at least
+ * `until` and may still beat the top k. */
+static void drain(sm_searcher *s, sm_nominal q, double until, topk *t)
+{
+    while (s->heap_n > 0 && s->heap[0].bound >= until) {
+        struct cand c = heap_pop(s);
+        if (can_skip(c.bound, topk_floor(t))) {
+            s->heap_n = 0; /* everything left is bounded lower still */
+            return;
+        }
+        score_exact(s->lib, q, c.index, t, &s->stats);
+    }
+}
+
+/* Queries that start above the last cut: every spectrum is bounded one by one. */
+static void search_unblocked(sm_searcher *s, sm_nominal q, size_t exclude, topk *t)
+{
+    for (size_t i = 0; i < s->lib->n; i++)
+        if (i != exclude)
+            consider(s, q, i, t);
+    drain(s, q, -INFINITY, t);
+}
+
+static void prepare_query(sm_searcher *s, sm_nominal q)
+{
+    const sm_index *ix = s->lib->index;
+    memset(s->suffix, 0, (SM_MAX_NOMINAL_MZ + 2) * sizeof *s->suffix);
+    for (size_t j = 0; j < q.n; j++) {
+        unsigned m = q.mz[j], u = q.intensity[j];
+        if (u > 1)
+            s->suffix[m] = (double)m * u;
+        if (m < ix->n_bins) {
+            s->qw[m] = (float)sqrt((double)m * u);
+            s->qd[m] = (float)((double)m * sqrt((double)u));
+        }
+    }
+    for (size_t m = SM_MAX_NOMINAL_MZ + 1; m-- > 0;)
+        s->suffix[m] += s->suffix[m + 1];
+}
+
+static void clear_query(sm_searcher *s, sm_nominal q)
+{
+    const sm_index *ix = s->lib->index;
+    for (size_t j = 0; j < q.n; j++) {
+        if (q.mz[j] < ix->n_bins) {
+            s->qw[q.mz[j]] = 0;
+            s->qd[q.mz[j]] = 0;
+        }
+    }
+}
+
+static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t exclude, topk *t)
+{
+    const sm_library *lib = s->lib;
+    const sm_index *ix = lib->index;
+    const sm_kernel *kern = s->kern;
+    unsigned first_u = q.mz[0];
+
+    /* Bounds of all blocks at once: acc[b] = sum over query peaks of qw[m] env[m][b]. */
+    memset(s->acc, 0, ix->stride * sizeof *s->acc);
+    for (size_t j = 0; j < q.n; j++)
+        if (q.mz[j] < ix->n_bins)
+            kern->axpy(s->qw[q.mz[j]], ix->env + (size_t)q.mz[j] * ix->stride, s->acc,
+                       ix->stride);
+
+    /* Order blocks by bound with a counting sort over integer MF buckets. */
+    uint32_t *start = s->bucket_start;
+    memset(start, 0, (N_BUCKETS + 1) * sizeof *start);
+    for (size_t b = 0; b < ix->n_blocks; b++) {
+        unsigned lo = first_u > ix->block_max_first[b] ? first_u : ix->block_max_first[b];
+        double nu = s->suffix[lo];
+        double a = (double)s->acc[b] * ix->ratio[b * SM_INDEX_CUTS + cut] * BOUND_SLACK;
+        double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;
+        unsigned bucket = bound <= 0 ? 0 : (unsigned)bound; /* bound < bucket + 1 */
+        if (bucket > N_BUCKETS - 1)
+            bucket = N_BUCKETS - 1;
+        s->bucket_of[b] = (uint16_t)bucket;
+        start[N_BUCKETS - 1 - bucket]++; /* descending */
+    }
+    uint32_t sum = 0;
+    for (size_t j = 0; j <= N_BUCKETS; j++) {
+        uint32_t c = j < N_BUCKETS ? start[j] : 0;
+        start[j] = sum;
+        sum += c;
+    }
+    for (size_t b = 0; b < ix->n_blocks; b++)
+        s->sorted[start[N_BUCKETS - 1 - s->bucket_of[b]]++] = (uint32_t)b;
+
+    /* Best first: the next block is opened only when no waiting candidate has a
+     * higher bound, so the top k fills with the best spectra early and the floor
+     * rises before most spectra are looked at. */
+    for (size_t p = 0; p < ix->n_blocks; p++) {
+        size_t b = s->sorted[p];
+        double block_bound = (double)s->bucket_of[b] + 1.0; /* above every spectrum in it */
+        drain(s, q, block_bound, t);
+        if (can_skip(block_bound, topk_floor(t))) {
+            s->stats.blocks_skipped += ix->n_blocks - p;
+            break;
+        }
+        s->stats.blocks_scanned++;
+        size_t end = (b + 1) * SM_INDEX_BLOCK;
+        if (end > lib->n)
+            end = lib->n;
+        for (size_t pos = b * SM_INDEX_BLOCK; pos < end; pos++)
+            if (ix->order[pos] != exclude)
+                consider(s, q, ix->order[pos], t);
+    }
+    drain(s, q, -INFINITY, t);
+}
+
 sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclude,
                             sm_hit *hits, size_t *n_hits, sm_error *err)
 {
@@ -46,28 +359,25 @@ sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclu
         return SM_OK;
     if (hits == NULL)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no hit buffer");
+    if (q.n == 0)
+        return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "empty query spectrum");
     const sm_library *lib = s->lib;
-    size_t n = 0;
-    for (size_t i = 0; i < lib->n; i++) {
-        if (i == exclude)
-            continue;
-        double mf = sm_match_factor(q, sm_library_nominal(lib, i), 0);
-        if (n == k && !ranks_before(mf, i, hits[n - 1].mf, hits[n - 1].index))
-            continue;
-        /* insertion into the sorted list of the best k so far */
-        size_t pos = n < k ? n : k - 1;
-        while (pos > 0 && ranks_before(mf, i, hits[pos - 1].mf, hits[pos - 1].index)) {
-            hits[pos] = hits[pos - 1];
-            pos--;
-        }
-        hits[pos].index = i;
-        hits[pos].mf = mf;
-        if (n < k)
-            n++;
-    }
-    for (size_t j = 0; j < n; j++)
+    topk t = {hits, k, 0};
+    s->stats.queries++;
+    s->heap_n = 0;
+    prepare_query(s, q);
+    unsigned first_u = q.mz[0];
+    unsigned cut = first_u <= SM_INDEX_CUT0
+                       ? 0
+                       : (first_u - SM_INDEX_CUT0 + SM_INDEX_CUT_STEP - 1) / SM_INDEX_CUT_STEP;
+    if (cut < SM_INDEX_CUTS)
+        search_blocked(s, q, cut, exclude, &t);
+    else
+        search_unblocked(s, q, exclude, &t);
+    clear_query(s, q);
+    for (size_t j = 0; j < t.n; j++)
         hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, hits[j].index), 1);
-    *n_hits = n;
+    *n_hits = t.n;
     return SM_OK;
 }
 

@@ -21,6 +21,40 @@ typedef struct sm_strcol {
     size_t cap;
 } sm_strcol;
 
+/* Search index, built when a library is opened (index.c). Spectra are grouped in
+ * blocks of similar spectra; for each block an envelope holds, per nominal m/z, the
+ * largest weight sqrt(m I) / sqrt(N) any of its spectra has there, N being the
+ * spectrum's norm (sum of m I over peaks with I > 1). A query's weights times the
+ * envelope bound the T1 term of every spectrum of the block at once, and the
+ * identity MF is below 1000 (T1 + 1) / 2 - 0.5 (DESIGN.md), so whole blocks that
+ * cannot reach the current top k are skipped without reading their spectra.
+ *
+ * T1's norms cover only the common m/z range, so the library norm that T1 divides
+ * by can be smaller than N. A query whose first m/z is <= cut[c] leaves each
+ * spectrum at least its norm over m/z >= cut[c]; ratio[b][c] is the largest
+ * sqrt(N / that norm) in block b, the factor that keeps the block bound valid. */
+#ifndef SM_INDEX_BLOCK
+#define SM_INDEX_BLOCK 32
+#endif
+#define SM_INDEX_CUTS 21   /* cuts at m/z 20, 25, ..., 120 */
+#define SM_INDEX_CUT0 20
+#define SM_INDEX_CUT_STEP 5
+
+typedef struct sm_index {
+    size_t n_bins;                          /* m/z 0 .. n_bins - 1 */
+    size_t n_blocks;
+    size_t stride;                          /* n_blocks rounded up to 16 */
+    uint32_t *order;                        /* library index at blocked position p */
+    uint16_t *block_max_first;              /* per block, highest first m/z of its spectra */
+    double *norm;                           /* per spectrum: N */
+    float *env;                             /* [n_bins][stride], transposed envelopes */
+    float *ratio;                           /* [n_blocks][SM_INDEX_CUTS] */
+    float sqrt_int[SM_BASE_PEAK + 1];       /* sqrt(I) */
+} sm_index;
+
+sm_status sm_index_build_(sm_library *lib, sm_error *err);
+void sm_index_free_(sm_index *ix);
+
 struct sm_library {
     size_t n;               /* spectra */
     size_t cap_n;
@@ -57,6 +91,8 @@ struct sm_library {
     char *tool_version;
     char *created;          /* ISO 8601 UTC */
     char checksum[80];      /* "sha256:" + 64 hex */
+
+    sm_index *index;        /* NULL until built (opened libraries only) */
 };
 
 /* The string of column c for spectrum i (NUL-terminated, "" when absent). */

@@ -213,9 +213,53 @@ SM_API void sm_searcher_free(sm_searcher *s);
 SM_API sm_status sm_search_nominal(sm_searcher *s, sm_nominal query, size_t k,
                                    size_t exclude, sm_hit *hits, size_t *n_hits,
                                    sm_error *err);
+/* The same result by scoring every library spectrum, without the index: the
+ * reference the indexed search is tested against. */
+SM_API sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal query, size_t k,
+                                      size_t exclude, sm_hit *hits, size_t *n_hits,
+                                      sm_error *err);
+
+/* Searches nq preprocessed queries with up to n_threads threads (0: one per core).
+ * Query j's hits go to hits[j * k ...], their count to n_hits[j]; the results are
+ * identical whatever the thread count. */
+SM_API sm_status sm_search_batch(const sm_library *lib, const sm_nominal *queries, size_t nq,
+                                 size_t k, unsigned n_threads, sm_hit *hits, size_t *n_hits,
+                                 sm_error *err);
+
+/* Number of online CPU cores (at least 1). */
+SM_API unsigned sm_cpu_count(void);
+
+/* What a searcher did so far: how much of the library the bounds let it skip. */
+typedef struct sm_search_stats {
+    uint64_t queries;
+    uint64_t blocks_scanned;   /* blocks whose spectra were bounded one by one */
+    uint64_t blocks_skipped;   /* blocks excluded by their envelope bound */
+    uint64_t bounded;          /* spectra whose own bound was computed */
+    uint64_t exact;            /* spectra scored with the exact MF */
+} sm_search_stats;
+
+SM_API void sm_searcher_stats(const sm_searcher *s, sm_search_stats *out);
+
 /* Same, preprocessing the spectrum first. */
 SM_API sm_status sm_search(sm_searcher *s, const sm_spectrum *query, size_t k,
                            sm_hit *hits, size_t *n_hits, sm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* SIMD kernels                                                        */
+
+/* Kernels compiled in, best first ("avx512", "avx2", "neon", "scalar"). */
+SM_API size_t sm_kernel_count(void);
+SM_API const char *sm_kernel_name_at(size_t i);
+/* Whether this CPU (and OS) can run kernel i. */
+SM_API bool sm_kernel_supported_at(size_t i);
+/* Name of the kernel in use. The first search chooses it: the one named by the
+ * environment variable SPECMATCH_KERNEL, else the best this CPU supports. */
+SM_API const char *sm_kernel_active(void);
+/* Forces a kernel by name. An unknown name, or one this CPU cannot run, is an error
+ * (SM_ERR_ARG, SM_ERR_UNSUPPORTED), never a silent fallback. Also fails when
+ * SPECMATCH_KERNEL names an invalid kernel and name is NULL (name NULL: apply the
+ * environment variable or the automatic choice). Call before searching. */
+SM_API sm_status sm_kernel_select(const char *name, sm_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Compound identity                                                   */

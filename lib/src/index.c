@@ -1,0 +1,146 @@
+/* index.c — builds the block-envelope index that lets the search skip spectra exactly (see sm_internal.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sm_internal.h"
+
+void sm_index_free_(sm_index *ix)
+{
+    if (ix == NULL)
+        return;
+    free(ix->order);
+    free(ix->block_max_first);
+    free(ix->norm);
+    free(ix->env);
+    free(ix->ratio);
+    free(ix);
+}
+
+typedef struct {
+    uint64_t key;
+    uint32_t index;
+} keyed;
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Clustering key: the three peaks of largest weight m * I, strongest first, so that
+ * spectra sharing their main ions land in the same blocks and the blocks' envelopes
+ * stay tight. */
+static uint64_t cluster_key(sm_nominal s)
+{
+    double best[3] = {-1, -1, -1};
+    unsigned mz[3] = {0, 0, 0};
+    for (size_t k = 0; k < s.n; k++) {
+        double w = (double)s.mz[k] * s.intensity[k];
+        for (int j = 0; j < 3; j++) {
+            if (w > best[j]) {
+                for (int t = 2; t > j; t--) {
+                    best[t] = best[t - 1];
+                    mz[t] = mz[t - 1];
+                }
+                best[j] = w;
+                mz[j] = s.mz[k];
+                break;
+            }
+        }
+    }
+    return ((uint64_t)mz[0] << 26) | ((uint64_t)mz[1] << 13) | (uint64_t)mz[2];
+}
+
+/* Rounded up to float: stays an upper bound. */
+static float float_up(double v)
+{
+    float f = (float)v;
+    if ((double)f < v)
+        f = nextafterf(f, INFINITY);
+    return f;
+}
+
+sm_status sm_index_build_(sm_library *lib, sm_error *err)
+{
+    size_t n = lib->n;
+    sm_index *ix = calloc(1, sizeof *ix);
+    keyed *keys = NULL;
+    if (ix == NULL)
+        goto nomem;
+    for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+        ix->sqrt_int[i] = (float)sqrt((double)i);
+
+    unsigned max_mz = 0;
+    for (size_t k = 0; k < lib->n_nom; k++)
+        if (lib->nom_mz[k] > max_mz)
+            max_mz = lib->nom_mz[k];
+    ix->n_bins = (size_t)max_mz + 1;
+    ix->n_blocks = (n + SM_INDEX_BLOCK - 1) / SM_INDEX_BLOCK;
+    ix->stride = (ix->n_blocks + 15) & ~(size_t)15;
+    if (ix->stride == 0)
+        ix->stride = 16;
+
+    ix->order = calloc(n ? n : 1, sizeof *ix->order);
+    ix->norm = calloc(n ? n : 1, sizeof *ix->norm);
+    ix->block_max_first = calloc(ix->stride, sizeof *ix->block_max_first);
+    ix->env = calloc(ix->n_bins * ix->stride, sizeof *ix->env);
+    ix->ratio = calloc(ix->stride * SM_INDEX_CUTS, sizeof *ix->ratio);
+    keys = calloc(n ? n : 1, sizeof *keys);
+    if (!ix->order || !ix->norm || !ix->block_max_first || !ix->env || !ix->ratio || !keys)
+        goto nomem;
+
+    for (size_t i = 0; i < n; i++) {
+        sm_nominal s = sm_library_nominal(lib, i);
+        keys[i].key = cluster_key(s);
+        keys[i].index = (uint32_t)i;
+        double sum = 0;
+        for (size_t k = 0; k < s.n; k++)
+            if (s.intensity[k] > 1)
+                sum += (double)s.mz[k] * s.intensity[k];
+        ix->norm[i] = sum; /* a whole number: exact in double */
+    }
+    qsort(keys, n, sizeof *keys, cmp_keyed);
+    for (size_t p = 0; p < n; p++)
+        ix->order[p] = keys[p].index;
+
+    for (size_t p = 0; p < n; p++) {
+        size_t i = ix->order[p], b = p / SM_INDEX_BLOCK;
+        sm_nominal s = sm_library_nominal(lib, i);
+        if (s.n == 0)
+            continue;
+        if (s.mz[0] > ix->block_max_first[b])
+            ix->block_max_first[b] = s.mz[0];
+        double total = ix->norm[i];
+        double inv = total > 0 ? 1.0 / sqrt(total) : INFINITY;
+        for (size_t k = 0; k < s.n; k++) {
+            float f = float_up(sqrt((double)s.mz[k] * s.intensity[k]) * inv);
+            float *cell = &ix->env[(size_t)s.mz[k] * ix->stride + b];
+            if (f > *cell)
+                *cell = f;
+        }
+        /* the norm left above each cut, walking the peaks once */
+        float *ratio = ix->ratio + b * SM_INDEX_CUTS;
+        double below = 0;
+        size_t k = 0;
+        for (unsigned c = 0; c < SM_INDEX_CUTS; c++) {
+            unsigned cut = SM_INDEX_CUT0 + c * SM_INDEX_CUT_STEP;
+            for (; k < s.n && s.mz[k] < cut; k++)
+                if (s.intensity[k] > 1)
+                    below += (double)s.mz[k] * s.intensity[k];
+            double left = total - below;
+            float r = left > 0 ? float_up(sqrt(total / left)) : INFINITY;
+            if (r > ratio[c])
+                ratio[c] = r;
+        }
+    }
+    free(keys);
+    lib->index = ix;
+    return SM_OK;
+nomem:
+    free(keys);
+    sm_index_free_(ix);
+    return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory building the search index");
+}

@@ -1,0 +1,292 @@
+/* test_kernels.c — every kernel this CPU can run against the scalar reference, and the kernel choice (SPECMATCH_KERNEL, sm_kernel_select). */
+#include <sys/wait.h>
+
+#include "test_common.h"
+
+#include "kernels/kernels.h"
+
+#define MAXN 1040
+#define MAXOFF 3
+#define DENSE_N 65536 /* idx and val are uint16: cover the whole range */
+
+/* Fixed-seed LCG (Numerical Recipes constants): the same data on every run. */
+static uint32_t lcg_state;
+static uint32_t lcg(void)
+{
+    lcg_state = lcg_state * 1664525u + 1013904223u;
+    return lcg_state;
+}
+static float rnd(void) /* uniform in [-1, 1) */
+{
+    return (float)(lcg() >> 8) / 8388608.0f - 1.0f;
+}
+
+static const size_t lengths[] = {65, 67, 99, 127, 129, 255, 257, 511, 513, 1023, 1025, 1031};
+
+/* Sums: kernels add in different orders, so allow 1e-5 of the sum of |terms| (the
+ * condition of the sum: for same-sign terms it is a 1e-5 relative tolerance on the
+ * result) plus 1e-6 absolute for sums near zero. */
+static void check_sum(const char *kname, const char *what, size_t n, float got, float want,
+                      double abs_terms)
+{
+    double tol = 1e-5 * abs_terms + 1e-6;
+    if (!(fabs((double)got - (double)want) <= tol))
+        fail_msg("%s %s n=%zu: %.9g, scalar %.9g (tolerance %g)", kname, what, n, (double)got,
+                 (double)want, tol);
+}
+
+static void check_dot(const sm_kernel *k, size_t n, size_t oa, size_t ob, bool zeros)
+{
+    static float abuf[MAXN + MAXOFF], bbuf[MAXN + MAXOFF];
+    float *a = abuf + oa, *b = bbuf + ob;
+    double terms = 0;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = zeros ? 0.0f : rnd();
+        b[i] = zeros ? 0.0f : rnd();
+        terms += fabs((double)a[i] * b[i]);
+    }
+    float want = sm_kernel_scalar_.dot(a, b, n);
+    float got = k->dot(a, b, n);
+    if (zeros || n == 0)
+        assert_true(got == 0.0f);
+    check_sum(k->name, "dot", n, got, want, terms);
+}
+
+static void check_axpy(const sm_kernel *k, size_t n, size_t ox, size_t oy, bool zeros)
+{
+    static float xbuf[MAXN + MAXOFF], ybuf[MAXN + MAXOFF + 8], want[MAXN + 8];
+    float *x = xbuf + ox, *y = ybuf + oy;
+    float a = zeros ? 0.0f : rnd() * 4.0f;
+    for (size_t i = 0; i < oy; i++)
+        ybuf[i] = 1234.5f; /* guards before and after y: must stay */
+    for (size_t i = 0; i < n; i++) {
+        x[i] = zeros ? 0.0f : rnd();
+        y[i] = zeros ? 0.0f : rnd();
+    }
+    for (size_t i = n; i < n + 8; i++)
+        y[i] = 1234.5f;
+    memcpy(want, y, (n + 8) * sizeof *want);
+    sm_kernel_scalar_.axpy(a, x, want, n);
+    k->axpy(a, x, y, n);
+    for (size_t i = 0; i < oy; i++)
+        assert_true(ybuf[i] == 1234.5f);
+    for (size_t i = 0; i < n; i++) {
+        /* A fused multiply-add rounds once, y + a*x twice: allow those roundings. */
+        double ax = fabs((double)a * x[i]);
+        double tol = 1e-6 * (fabs((double)want[i]) + 2.0 * ax) + 1e-30;
+        if (!(fabs((double)y[i] - (double)want[i]) <= tol))
+            fail_msg("%s axpy n=%zu i=%zu: %.9g, scalar %.9g", k->name, n, i, (double)y[i],
+                     (double)want[i]);
+    }
+    for (size_t i = n; i < n + 8; i++)
+        assert_true(y[i] == 1234.5f);
+}
+
+static float *dense_arr, *table_arr;
+
+static void check_sparse(const sm_kernel *k, size_t n, size_t oi, size_t ov, bool zeros)
+{
+    static uint16_t ibuf[MAXN + MAXOFF], vbuf[MAXN + MAXOFF];
+    uint16_t *idx = ibuf + oi, *val = vbuf + ov;
+    double terms = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* Every third entry at the top of the range catches sign-extended indices. */
+        idx[i] = (uint16_t)(i % 3 == 0 ? 65535 - lcg() % 64 : lcg() >> 16);
+        val[i] = (uint16_t)(i % 3 == 1 ? 65535 - lcg() % 64 : lcg() >> 16);
+        terms += fabs((double)dense_arr[idx[i]] * table_arr[val[i]]);
+    }
+    const float *dense = dense_arr, *table = table_arr;
+    static float zero_table[DENSE_N];
+    if (zeros) {
+        table = zero_table;
+        terms = 0;
+    }
+    float want = sm_kernel_scalar_.sparse_dot(dense, idx, val, table, n);
+    float got = k->sparse_dot(dense, idx, val, table, n);
+    if (zeros || n == 0)
+        assert_true(got == 0.0f);
+    check_sum(k->name, "sparse_dot", n, got, want, terms);
+}
+
+static void run_all(const sm_kernel *k)
+{
+    lcg_state = 12345u;
+    for (int zeros = 0; zeros <= 1; zeros++) {
+        for (size_t n = 0; n <= 64 + sizeof lengths / sizeof lengths[0]; n++) {
+            size_t len = n <= 64 ? n : lengths[n - 65];
+            for (size_t o1 = 0; o1 <= MAXOFF; o1++) {
+                size_t o2 = (o1 + len) % (MAXOFF + 1); /* varied pairs, not all 16 */
+                check_dot(k, len, o1, o2, zeros);
+                check_dot(k, len, o2, o1, zeros);
+                check_axpy(k, len, o1, o2, zeros);
+                check_axpy(k, len, o2, o1, zeros);
+                check_sparse(k, len, o1, o2, zeros);
+            }
+        }
+    }
+    /* n = 0 must not touch the arrays. */
+    assert_true(k->dot(NULL, NULL, 0) == 0.0f);
+    k->axpy(1.0f, NULL, NULL, 0);
+    assert_true(k->sparse_dot(NULL, NULL, NULL, NULL, 0) == 0.0f);
+}
+
+/* Must run first: the first call in a fresh process reads SPECMATCH_KERNEL once
+ * and cannot report an invalid one, so it takes the best kernel. Checked in
+ * children, whose first call is really the first. */
+static int child_first_choice(const char *env)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("SPECMATCH_KERNEL", env, 1);
+        const char *want = strcmp(env, "scalar") == 0 ? "scalar" : NULL;
+        if (want == NULL) { /* the best supported */
+            for (size_t i = 0; i < sm_kernel_count() && want == NULL; i++)
+                if (sm_kernel_supported_at(i))
+                    want = sm_kernel_name_at(i);
+        }
+        _exit(strcmp(sm_kernel_get_()->name, want) == 0 ? 0 : 1);
+    }
+    int status = 0;
+    assert_true(pid > 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 99;
+}
+
+static void test_first_choice(void **state)
+{
+    (void)state;
+    assert_int_equal(child_first_choice("scalar"), 0);
+    assert_int_equal(child_first_choice("bogus"), 0);
+}
+
+static void test_table(void **state)
+{
+    (void)state;
+    size_t n = sm_kernel_count();
+    assert_true(n >= 1);
+    assert_string_equal(sm_kernel_name_at(n - 1), "scalar");
+    assert_true(sm_kernel_supported_at(n - 1));
+    assert_null(sm_kernel_name_at(n));
+    assert_false(sm_kernel_supported_at(n));
+#if defined(__x86_64__) && defined(SM_HAVE_AVX512)
+    /* Also proves that the tests link the per-ISA objects (extract_all_objects). */
+    assert_string_equal(sm_kernel_avx512_.name, "avx512");
+    assert_string_equal(sm_kernel_name_at(0), "avx512");
+#endif
+#if defined(SM_HAVE_AVX2)
+    assert_string_equal(sm_kernel_avx2_.name, "avx2");
+#endif
+}
+
+static void test_every_kernel(void **state)
+{
+    (void)state;
+    dense_arr = malloc(DENSE_N * sizeof *dense_arr);
+    table_arr = malloc(DENSE_N * sizeof *table_arr);
+    assert_non_null(dense_arr);
+    assert_non_null(table_arr);
+    lcg_state = 777u;
+    for (size_t i = 0; i < DENSE_N; i++) {
+        dense_arr[i] = rnd();
+        table_arr[i] = rnd() + 1.0f;
+    }
+    size_t tested = 0;
+    for (size_t i = 0; i < sm_kernel_count(); i++) {
+        const char *name = sm_kernel_name_at(i);
+        if (!sm_kernel_supported_at(i)) {
+            print_message("kernel %s: not supported by this CPU, skipped\n", name);
+            continue;
+        }
+        sm_error err = {0};
+        assert_int_equal(sm_kernel_select(name, &err), SM_OK);
+        assert_string_equal(sm_kernel_active(), name);
+        const sm_kernel *k = sm_kernel_get_();
+        assert_string_equal(k->name, name);
+        run_all(k);
+        print_message("kernel %s: matches scalar\n", name);
+        tested++;
+    }
+#if defined(__x86_64__) && defined(SM_HAVE_AVX512)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl"))
+        assert_true(tested >= 3);
+#endif
+    free(dense_arr);
+    free(table_arr);
+}
+
+static void test_select_errors(void **state)
+{
+    (void)state;
+    sm_error err = {0};
+    assert_int_equal(sm_kernel_select("scalar", &err), SM_OK);
+    assert_int_equal(sm_kernel_select("nope", &err), SM_ERR_ARG);
+    assert_int_equal(err.status, SM_ERR_ARG);
+    assert_non_null(strstr(err.message, "unknown kernel 'nope'; expected one of: "));
+    assert_non_null(strstr(err.message, "scalar"));
+    assert_string_equal(sm_kernel_active(), "scalar"); /* unchanged by the failure */
+    assert_int_equal(sm_kernel_select("", NULL), SM_ERR_ARG);
+    assert_int_equal(sm_kernel_select("AVX2", NULL), SM_ERR_ARG); /* names are exact */
+
+    /* A kernel compiled in but not supported gives SM_ERR_UNSUPPORTED. This CPU may
+     * support them all; "neon" is then the error path we can reach on x86, where it
+     * is not compiled in, hence unknown (SM_ERR_ARG). */
+    for (size_t i = 0; i < sm_kernel_count(); i++)
+        if (!sm_kernel_supported_at(i)) {
+            assert_int_equal(sm_kernel_select(sm_kernel_name_at(i), &err), SM_ERR_UNSUPPORTED);
+            assert_non_null(strstr(err.message, "is not supported by this CPU"));
+        }
+#if !defined(SM_HAVE_NEON)
+    sm_status st = sm_kernel_select("neon", &err);
+    assert_true(st == SM_ERR_ARG || st == SM_ERR_UNSUPPORTED);
+#endif
+    assert_string_equal(sm_kernel_active(), "scalar");
+}
+
+/* sm_kernel_select(NULL) reads SPECMATCH_KERNEL again on each call. */
+static void test_select_env(void **state)
+{
+    (void)state;
+    sm_error err = {0};
+    const char *best = NULL;
+    for (size_t i = 0; i < sm_kernel_count() && best == NULL; i++)
+        if (sm_kernel_supported_at(i))
+            best = sm_kernel_name_at(i);
+
+    unsetenv("SPECMATCH_KERNEL");
+    assert_int_equal(sm_kernel_select("scalar", NULL), SM_OK);
+    assert_int_equal(sm_kernel_select(NULL, &err), SM_OK);
+    assert_string_equal(sm_kernel_active(), best);
+
+    setenv("SPECMATCH_KERNEL", "scalar", 1);
+    assert_int_equal(sm_kernel_select(NULL, &err), SM_OK);
+    assert_string_equal(sm_kernel_active(), "scalar");
+
+    setenv("SPECMATCH_KERNEL", "bogus", 1);
+    assert_int_equal(sm_kernel_select(NULL, &err), SM_ERR_ARG);
+    assert_non_null(strstr(err.message, "SPECMATCH_KERNEL"));
+    assert_non_null(strstr(err.message, "unknown kernel 'bogus'"));
+    assert_string_equal(sm_kernel_active(), "scalar"); /* unchanged */
+    assert_int_equal(sm_kernel_select(NULL, NULL), SM_ERR_ARG);
+    /* An explicit name wins over the variable. */
+    assert_int_equal(sm_kernel_select(best, &err), SM_OK);
+    assert_string_equal(sm_kernel_active(), best);
+
+    setenv("SPECMATCH_KERNEL", "", 1); /* empty: as if unset */
+    assert_int_equal(sm_kernel_select("scalar", NULL), SM_OK);
+    assert_int_equal(sm_kernel_select(NULL, &err), SM_OK);
+    assert_string_equal(sm_kernel_active(), best);
+    unsetenv("SPECMATCH_KERNEL");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_first_choice), /* first: nothing has chosen yet */
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_every_kernel),
+        cmocka_unit_test(test_select_errors),
+        cmocka_unit_test(test_select_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
