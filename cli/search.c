@@ -470,7 +470,7 @@ int cmd_search(int argc, char **argv)
     cli_inputs in = {0};
     sm_library *lib = NULL;
     sm_error err = {0};
-    sm_status st = sm_library_open(libpath, &lib, &err);
+    sm_status st = sm_library_open_ex(libpath, SM_OPEN_SEARCH_ONLY, &lib, &err);
     if (st != SM_OK) {
         cli_report(&err);
         code = EXIT_IO;

@@ -251,7 +251,7 @@ static void expect_read_error(const char *path, sm_status want, const char *need
     sm_error err = fresh_err();
     sm_library zero;
     memset(&zero, 0, sizeof zero);
-    sm_status st = sm_h5_read_(path, &lib, &err);
+    sm_status st = sm_h5_read_(path, &lib, 0, &err);
     if (st != want || (needle != NULL && strstr(err.message, needle) == NULL))
         print_error("%s: got %d (%s), wanted %d with '%s'\n", path, (int)st, err.message,
                     (int)want, needle != NULL ? needle : "");
@@ -284,7 +284,7 @@ static void test_roundtrip(void **state)
     make_lib(&a);
     const char *p = tmp("full.h5");
     write_ok(&a, p);
-    assert_int_equal(sm_h5_read_(p, &b, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(p, &b, 0, &err), SM_OK);
     assert_lib_equal(&a, &b);
     /* Absent and empty strings both read back as "". */
     assert_string_equal(sm_strcol_get_(&b.col[SM_FIELD_NAME], 3), "");
@@ -295,7 +295,7 @@ static void test_roundtrip(void **state)
     /* Writing what was read gives the same content again. */
     write_ok(&b, tmp("again.h5"));
     sm_library c;
-    assert_int_equal(sm_h5_read_(tmp("again.h5"), &c, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("again.h5"), &c, 0, &err), SM_OK);
     assert_lib_equal(&a, &c);
     sm_library_free_contents_(&c);
     sm_library_free_contents_(&b);
@@ -309,7 +309,7 @@ static void test_roundtrip_empty(void **state)
     sm_error err = fresh_err();
     make_empty_lib(&a);
     write_ok(&a, tmp("empty.h5"));
-    assert_int_equal(sm_h5_read_(tmp("empty.h5"), &b, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("empty.h5"), &b, 0, &err), SM_OK);
     assert_lib_equal(&a, &b);
     assert_int_equal(b.n, 0);
     assert_non_null(b.peak_off);
@@ -322,7 +322,7 @@ static void test_roundtrip_empty(void **state)
     fill_common(&a);
     sm_content_checksum_(&a, a.checksum);
     write_ok(&a, tmp("empty2.h5"));
-    assert_int_equal(sm_h5_read_(tmp("empty2.h5"), &b, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("empty2.h5"), &b, 0, &err), SM_OK);
     assert_string_equal(a.checksum, b.checksum);
     assert_int_equal(b.n, 0);
     sm_library_free_contents_(&b);
@@ -351,7 +351,7 @@ static void test_roundtrip_sparse(void **state)
     a.source_index = dup_mem(si, sizeof si);
     sm_content_checksum_(&a, a.checksum);
     write_ok(&a, tmp("sparse.h5"));
-    assert_int_equal(sm_h5_read_(tmp("sparse.h5"), &b, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("sparse.h5"), &b, 0, &err), SM_OK);
     assert_lib_equal(&a, &b);
     sm_library_free_contents_(&b);
     sm_library_free_contents_(&a);
@@ -481,6 +481,36 @@ static void test_modified_content(void **state)
     expect_read_error(tmp("mod.h5"), SM_ERR_CHECKSUM, "checksum");
 }
 
+/* Opened for search only, the peaks as read are still verified but not kept. */
+static void test_search_only(void **state)
+{
+    (void)state;
+    sm_library a, b;
+    sm_error err = fresh_err();
+    make_lib(&a);
+    const char *p = tmp("searchonly.h5");
+    write_ok(&a, p);
+    assert_int_equal(sm_h5_read_(p, &b, SM_OPEN_SEARCH_ONLY, &err), SM_OK);
+    assert_null(b.peak_mz);
+    assert_null(b.peak_int);
+    assert_int_equal(b.n_peaks, a.n_peaks);
+    assert_string_equal(b.checksum, a.checksum);
+    assert_int_equal(b.n_nom, a.n_nom);
+    assert_memory_equal(b.nom_mz, a.nom_mz, a.n_nom * sizeof *a.nom_mz);
+    sm_library_free_contents_(&b);
+    sm_library_free_contents_(&a);
+
+    /* a change in the peaks it does not keep is still caught */
+    written_copy("searchonly-mod.h5");
+    double v = 998.0;
+    poke(tmp("searchonly-mod.h5"), "/peaks/mz", 2, H5T_NATIVE_DOUBLE, &v);
+    sm_library c;
+    err = fresh_err();
+    assert_int_equal(sm_h5_read_(tmp("searchonly-mod.h5"), &c, SM_OPEN_SEARCH_ONLY, &err),
+                     SM_ERR_CHECKSUM);
+    assert_non_null(strstr(err.message, "checksum"));
+}
+
 static void test_bad_offsets(void **state)
 {
     (void)state;
@@ -573,7 +603,7 @@ static void test_unknown_additions(void **state)
 
     sm_library b;
     sm_error err = fresh_err();
-    assert_int_equal(sm_h5_read_(tmp("extra.h5"), &b, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("extra.h5"), &b, 0, &err), SM_OK);
     assert_int_equal(b.n, 4);
     sm_library_free_contents_(&b);
 }
@@ -625,7 +655,7 @@ static void test_vlen_string_attr(void **state)
 
     sm_library b;
     sm_error err = fresh_err();
-    assert_int_equal(sm_h5_read_(tmp("vlen.h5"), &b, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("vlen.h5"), &b, 0, &err), SM_OK);
     assert_string_equal(b.created, v);
     sm_library_free_contents_(&b);
 }
@@ -652,7 +682,7 @@ static void test_newer_major(void **state)
     write_ok(&a, tmp("v1x.h5"));
     sm_library b;
     sm_error err = fresh_err();
-    assert_int_equal(sm_h5_read_(tmp("v1x.h5"), &b, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("v1x.h5"), &b, 0, &err), SM_OK);
     assert_int_equal(b.fmt_minor, SM_FORMAT_MINOR + 3);
     sm_library_free_contents_(&b);
     sm_library_free_contents_(&a);
@@ -711,7 +741,7 @@ static void test_truncated(void **state)
         sm_library lib;
         sm_error err = fresh_err();
         write_bytes(tmp("cut.h5"), p, cut);
-        sm_status st = sm_h5_read_(tmp("cut.h5"), &lib, &err);
+        sm_status st = sm_h5_read_(tmp("cut.h5"), &lib, 0, &err);
         if (k == 8)
             print_message("truncated to %zu of %zu bytes: %s: %s\n", cut, n, sm_status_str(st),
                           err.message);
@@ -757,8 +787,8 @@ static void test_error_handler_restored(void **state)
     sm_error err = fresh_err();
     written_copy("h.h5");
     write_bytes(tmp("junk.h5"), "\x89HDF\r\n\x1a\n garbage", 17);
-    assert_int_not_equal(sm_h5_read_(tmp("junk.h5"), &lib, &err), SM_OK);
-    assert_int_equal(sm_h5_read_(tmp("h.h5"), &lib, &err), SM_OK);
+    assert_int_not_equal(sm_h5_read_(tmp("junk.h5"), &lib, 0, &err), SM_OK);
+    assert_int_equal(sm_h5_read_(tmp("h.h5"), &lib, 0, &err), SM_OK);
     sm_library_free_contents_(&lib);
     assert_true(H5Eget_auto2(H5E_DEFAULT, &f1, &d1) >= 0);
     assert_ptr_equal(f0, f1);
@@ -774,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_checksum_definition),
         cmocka_unit_test(test_wrong_checksum_attr),
         cmocka_unit_test(test_modified_content),
+        cmocka_unit_test(test_search_only),
         cmocka_unit_test(test_bad_offsets),
         cmocka_unit_test(test_bad_nominal),
         cmocka_unit_test(test_missing_dataset),

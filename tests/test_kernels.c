@@ -82,6 +82,39 @@ static void check_axpy(const sm_kernel *k, size_t n, size_t ox, size_t oy, bool 
         assert_true(y[i] == 1234.5f);
 }
 
+/* Bytes: every value 0..255 appears, products are exact in float, so only the
+ * rounding of the addition (fused or not) may differ. */
+static void check_axpy_u8(const sm_kernel *k, size_t n, size_t ox, size_t oy, bool zeros)
+{
+    static uint8_t xbuf[MAXN + MAXOFF + 64];
+    static float ybuf[MAXN + MAXOFF + 8], want[MAXN + 8];
+    uint8_t *x = xbuf + ox;
+    float *y = ybuf + oy;
+    float a = zeros ? 0.0f : rnd() * 0.01f;
+    for (size_t i = 0; i < oy; i++)
+        ybuf[i] = 1234.5f;
+    for (size_t i = 0; i < n + 64; i++)
+        x[i] = (uint8_t)(zeros ? 0 : (i < n ? lcg() >> 24 : 0xAB)); /* bytes past n differ */
+    for (size_t i = 0; i < n; i++)
+        y[i] = zeros ? 0.0f : rnd();
+    for (size_t i = n; i < n + 8; i++)
+        y[i] = 1234.5f;
+    memcpy(want, y, (n + 8) * sizeof *want);
+    sm_kernel_scalar_.axpy_u8(a, x, want, n);
+    k->axpy_u8(a, x, y, n);
+    for (size_t i = 0; i < oy; i++)
+        assert_true(ybuf[i] == 1234.5f);
+    for (size_t i = 0; i < n; i++) {
+        double ax = fabs((double)a * x[i]);
+        double tol = 1e-6 * (fabs((double)want[i]) + 2.0 * ax) + 1e-30;
+        if (!(fabs((double)y[i] - (double)want[i]) <= tol))
+            fail_msg("%s axpy_u8 n=%zu i=%zu: %.9g, scalar %.9g", k->name, n, i, (double)y[i],
+                     (double)want[i]);
+    }
+    for (size_t i = n; i < n + 8; i++)
+        assert_true(y[i] == 1234.5f);
+}
+
 static float *dense_arr, *table_arr;
 
 static void check_sparse(const sm_kernel *k, size_t n, size_t oi, size_t ov, bool zeros)
@@ -121,12 +154,14 @@ static void run_all(const sm_kernel *k)
                 check_axpy(k, len, o1, o2, zeros);
                 check_axpy(k, len, o2, o1, zeros);
                 check_sparse(k, len, o1, o2, zeros);
+                check_axpy_u8(k, len, o1, o2, zeros);
             }
         }
     }
     /* n = 0 must not touch the arrays. */
     assert_true(k->dot(NULL, NULL, 0) == 0.0f);
     k->axpy(1.0f, NULL, NULL, 0);
+    k->axpy_u8(1.0f, NULL, NULL, 0);
     assert_true(k->sparse_dot(NULL, NULL, NULL, NULL, 0) == 0.0f);
 }
 

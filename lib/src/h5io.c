@@ -173,10 +173,12 @@ static const uint64_t *offsets_of(const uint64_t *off, size_t n)
     return (off == NULL && n == 0) ? zero_off : off;
 }
 
+/* Everything after the peaks as read, ending in the digest. */
+static void checksum_tail(sm_sha256 *cp, const sm_library *lib, char out[80]);
+
 void sm_content_checksum_(const sm_library *lib, char out[80])
 {
     sm_sha256 c;
-    uint8_t digest[32];
     size_t n = lib->n;
     sm_sha256_init_(&c);
 
@@ -184,6 +186,14 @@ void sm_content_checksum_(const sm_library *lib, char out[80])
     hash_array(&c, offsets_of(lib->peak_off, n), n + 1, K_U64);
     hash_array(&c, lib->peak_mz, lib->n_peaks, K_F64);
     hash_array(&c, lib->peak_int, lib->n_peaks, K_F64);
+    checksum_tail(&c, lib, out);
+}
+
+static void checksum_tail(sm_sha256 *cp, const sm_library *lib, char out[80])
+{
+    sm_sha256 c = *cp;
+    uint8_t digest[32];
+    size_t n = lib->n;
     hash_array(&c, offsets_of(lib->nom_off, n), n + 1, K_U64);
     hash_array(&c, lib->nom_mz, lib->n_nom, K_U16);
     hash_array(&c, lib->nom_int, lib->n_nom, K_U16);
@@ -825,6 +835,107 @@ out:
     return st;
 }
 
+/* Reads a float64 dataset piece by piece into the checksum without keeping it:
+ * the peaks as read are verified on every open but need not stay in memory. */
+static sm_status hash_ds_f64(const io *x, hid_t loc, const char *name, const char *full,
+                             sm_sha256 *c, size_t *count)
+{
+    sm_status st = SM_OK;
+    hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID, mtype;
+    hid_t mspace = H5I_INVALID_HID;
+    size_t elsize;
+    double *buf = NULL;
+    hsize_t dims[1] = {0};
+    enum { PIECE = 1 << 20 };
+    *count = 0;
+
+    if ((st = need_link(x, loc, name, full, "dataset")) != SM_OK)
+        goto out;
+    if ((ds = H5Dopen2(loc, name, H5P_DEFAULT)) < 0 || (space = H5Dget_space(ds)) < 0 ||
+        (type = H5Dget_type(ds)) < 0) {
+        st = h5fail(x, "cannot open dataset %s", full);
+        goto out;
+    }
+    if (H5Sget_simple_extent_ndims(space) != 1 ||
+        H5Sget_simple_extent_dims(space, dims, NULL) != 1) {
+        st = fmt_err(x, "dataset %s is not one-dimensional", full);
+        goto out;
+    }
+    if (!type_is(type, K_F64, &mtype, &elsize)) {
+        st = fmt_err(x, "dataset %s has the wrong type", full);
+        goto out;
+    }
+    if (dims[0] > MAX_ELEMS) {
+        st = fmt_err(x, "dataset %s is too large (%llu elements)", full,
+                     (unsigned long long)dims[0]);
+        goto out;
+    }
+    if ((buf = malloc(PIECE * sizeof *buf)) == NULL) {
+        st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading %s", full);
+        goto out;
+    }
+    for (hsize_t at = 0; at < dims[0];) {
+        hsize_t len = dims[0] - at < PIECE ? dims[0] - at : PIECE;
+        hsize_t start[1] = {at}, cnt[1] = {len};
+        close_id(&mspace);
+        if ((mspace = H5Screate_simple(1, cnt, NULL)) < 0 ||
+            H5Sselect_hyperslab(space, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+            H5Dread(ds, mtype, mspace, space, H5P_DEFAULT, buf) < 0) {
+            st = h5fail(x, "cannot read dataset %s", full);
+            goto out;
+        }
+        hash_array(c, buf, (size_t)len, K_F64);
+        at += len;
+    }
+    *count = (size_t)dims[0];
+out:
+    free(buf);
+    close_id(&mspace);
+    close_id(&type);
+    close_id(&space);
+    close_id(&ds);
+    return st;
+}
+
+/* Search-only variant of read_peaks: offsets kept, peaks hashed and dropped. */
+static sm_status hash_peaks(const io *x, hid_t file, sm_library *lib, sm_sha256 *c)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    size_t m1 = 0, m2 = 0;
+    if ((st = open_group(x, file, "peaks", "/peaks", &g)) != SM_OK)
+        goto out;
+    /* offsets are checked once the data length is known, but hashed first */
+    void *p;
+    size_t m;
+    if ((st = read_ds(x, g, "offsets", "/peaks/offsets", K_U64, &m, &p)) != SM_OK)
+        goto out;
+    lib->peak_off = p;
+    if (m != lib->n + 1) {
+        st = fmt_err(x, "dataset /peaks/offsets has %zu entries, expected %zu", m, lib->n + 1);
+        goto out;
+    }
+    hash_u64(c, lib->n);
+    hash_array(c, lib->peak_off, lib->n + 1, K_U64);
+    if ((st = hash_ds_f64(x, g, "mz", "/peaks/mz", c, &m1)) != SM_OK ||
+        (st = hash_ds_f64(x, g, "intensity", "/peaks/intensity", c, &m2)) != SM_OK)
+        goto out;
+    if (m1 != m2) {
+        st = fmt_err(x, "datasets /peaks/mz and /peaks/intensity differ in length");
+        goto out;
+    }
+    if (!offsets_ok(lib->peak_off, lib->n, m1)) {
+        st = fmt_err(x, "dataset /peaks/offsets: offsets must start at 0, never decrease and "
+                        "end at the data length %zu", m1);
+        goto out;
+    }
+    lib->n_peaks = m1;
+    lib->cap_peaks = 0; /* peak_mz and peak_int stay NULL: not kept */
+out:
+    close_id(&g);
+    return st;
+}
+
 static sm_status read_peaks(const io *x, hid_t file, sm_library *lib)
 {
     sm_status st;
@@ -1081,8 +1192,9 @@ static sm_status open_file(const io *x, hid_t *file)
     return st;
 }
 
-sm_status sm_h5_read_(const char *path, sm_library *lib, sm_error *err)
+sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_error *err)
 {
+    sm_sha256 head;
     io x = {path, err};
     sm_status st;
     quiet q;
@@ -1154,14 +1266,22 @@ sm_status sm_h5_read_(const char *path, sm_library *lib, sm_error *err)
     lib->base_peak = base;
     lib->n = lib->cap_n = (size_t)nsp;
 
-    if ((st = read_peaks(&x, file, lib)) != SM_OK ||
+    sm_sha256_init_(&head);
+    if (flags & SM_OPEN_SEARCH_ONLY)
+        st = hash_peaks(&x, file, lib, &head);
+    else
+        st = read_peaks(&x, file, lib);
+    if (st != SM_OK ||
         (st = read_search(&x, file, lib)) != SM_OK ||
         (st = read_compounds(&x, file, lib)) != SM_OK ||
         (st = read_sources(&x, file, lib)) != SM_OK)
         goto out;
 
     /* Last, so that a structurally broken file gets a precise message first. */
-    sm_content_checksum_(lib, lib->checksum);
+    if (flags & SM_OPEN_SEARCH_ONLY)
+        checksum_tail(&head, lib, lib->checksum);
+    else
+        sm_content_checksum_(lib, lib->checksum);
     if (strcmp(lib->checksum, checksum) != 0) {
         st = sm_seterr_(err, SM_ERR_CHECKSUM, path, 0,
                         "library content does not match its checksum (file damaged or "

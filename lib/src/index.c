@@ -13,6 +13,7 @@ void sm_index_free_(sm_index *ix)
     free(ix->block_max_first);
     free(ix->norm);
     free(ix->env);
+    free(ix->row_scale);
     free(ix->ratio);
     free(ix);
 }
@@ -87,9 +88,11 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     ix->norm = calloc(n ? n : 1, sizeof *ix->norm);
     ix->block_max_first = calloc(ix->stride, sizeof *ix->block_max_first);
     ix->env = calloc(ix->n_bins * ix->stride, sizeof *ix->env);
+    ix->row_scale = calloc(ix->n_bins, sizeof *ix->row_scale);
     ix->ratio = calloc(ix->stride * SM_INDEX_CUTS, sizeof *ix->ratio);
     keys = calloc(n ? n : 1, sizeof *keys);
-    if (!ix->order || !ix->norm || !ix->block_max_first || !ix->env || !ix->ratio || !keys)
+    if (!ix->order || !ix->norm || !ix->block_max_first || !ix->env || !ix->row_scale || !ix->ratio ||
+        !keys)
         goto nomem;
 
     for (size_t i = 0; i < n; i++) {
@@ -101,6 +104,12 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
             if (s.intensity[k] > 1)
                 sum += (double)s.mz[k] * s.intensity[k];
         ix->norm[i] = sum; /* a whole number: exact in double */
+        /* each row's scale: the largest weight any spectrum has at that m/z */
+        for (size_t k = 0; k < s.n; k++) {
+            float f = sum > 0 ? float_up(sqrt((double)s.mz[k] * s.intensity[k] / sum)) : INFINITY;
+            if (f > ix->row_scale[s.mz[k]])
+                ix->row_scale[s.mz[k]] = f;
+        }
     }
     qsort(keys, n, sizeof *keys, cmp_keyed);
     for (size_t p = 0; p < n; p++)
@@ -114,12 +123,15 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
         if (s.mz[0] > ix->block_max_first[b])
             ix->block_max_first[b] = s.mz[0];
         double total = ix->norm[i];
-        double inv = total > 0 ? 1.0 / sqrt(total) : INFINITY;
         for (size_t k = 0; k < s.n; k++) {
-            float f = float_up(sqrt((double)s.mz[k] * s.intensity[k]) * inv);
-            float *cell = &ix->env[(size_t)s.mz[k] * ix->stride + b];
-            if (f > *cell)
-                *cell = f;
+            double scale = ix->row_scale[s.mz[k]];
+            double v = total > 0 ? sqrt((double)s.mz[k] * s.intensity[k] / total) : INFINITY;
+            /* bytes rounded up, so that code * scale / 255 >= v */
+            double code = isfinite(scale) && scale > 0 ? ceil(v / scale * 255.0) : 255.0;
+            uint8_t q = code >= 255.0 ? 255 : (uint8_t)code;
+            uint8_t *cell = &ix->env[(size_t)s.mz[k] * ix->stride + b];
+            if (q > *cell)
+                *cell = q;
         }
         /* the norm left above each cut, walking the peaks once */
         float *ratio = ix->ratio + b * SM_INDEX_CUTS;

@@ -287,13 +287,18 @@ sm_status sm_builder_write(sm_builder *b, const char *path, sm_error *err)
 
 sm_status sm_library_open(const char *path, sm_library **out, sm_error *err)
 {
+    return sm_library_open_ex(path, 0, out, err);
+}
+
+sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out, sm_error *err)
+{
     *out = NULL;
     if (path == NULL)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no library path given");
     sm_library *lib = calloc(1, sizeof *lib);
     if (lib == NULL)
         return sm_seterr_(err, SM_ERR_NOMEM, path, 0, "out of memory");
-    sm_status st = sm_h5_read_(path, lib, err);
+    sm_status st = sm_h5_read_(path, lib, flags, err);
     /* Queries are preprocessed by this build's rules: a library made with others
      * would be compared on different terms, so it is refused rather than searched. */
     if (st == SM_OK && (lib->mz_round_boundary != SM_MZ_ROUND_BOUNDARY ||
@@ -358,7 +363,7 @@ sm_nominal sm_library_nominal(const sm_library *lib, size_t i)
 void sm_library_peaks(const sm_library *lib, size_t i, const double **mz,
                       const double **intensity, size_t *n)
 {
-    if (i >= lib->n) {
+    if (i >= lib->n || lib->peak_mz == NULL) {
         *mz = NULL;
         *intensity = NULL;
         *n = 0;

@@ -303,8 +303,9 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     memset(s->acc, 0, ix->stride * sizeof *s->acc);
     for (size_t j = 0; j < q.n; j++)
         if (q.mz[j] < ix->n_bins)
-            kern->axpy(s->qw[q.mz[j]], ix->env + (size_t)q.mz[j] * ix->stride, s->acc,
-                       ix->stride);
+            kern->axpy_u8((float)((double)s->qw[q.mz[j]] * ix->row_scale[q.mz[j]] / 255.0 *
+                                  (1.0 + 1e-6)),
+                          ix->env + (size_t)q.mz[j] * ix->stride, s->acc, ix->stride);
 
     /* Order blocks by bound with a counting sort over integer MF buckets. */
     uint32_t *start = s->bucket_start;

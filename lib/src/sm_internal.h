@@ -23,7 +23,8 @@ typedef struct sm_strcol {
 
 /* Search index, built when a library is opened (index.c). Spectra are grouped in
  * blocks of similar spectra; for each block an envelope holds, per nominal m/z, the
- * largest weight sqrt(m I) / sqrt(N) any of its spectra has there, N being the
+ * largest weight sqrt(m I) / sqrt(N) any of its spectra has there (one byte, rounded
+ * up, on a scale per m/z), N being the
  * spectrum's norm (sum of m I over peaks with I > 1). A query's weights times the
  * envelope bound the T1 term of every spectrum of the block at once, and the
  * identity MF is below 1000 (T1 + 1) / 2 - 0.5 (DESIGN.md), so whole blocks that
@@ -34,7 +35,7 @@ typedef struct sm_strcol {
  * spectrum at least its norm over m/z >= cut[c]; ratio[b][c] is the largest
  * sqrt(N / that norm) in block b, the factor that keeps the block bound valid. */
 #ifndef SM_INDEX_BLOCK
-#define SM_INDEX_BLOCK 32
+#define SM_INDEX_BLOCK 8
 #endif
 #define SM_INDEX_CUTS 21   /* cuts at m/z 20, 25, ..., 120 */
 #define SM_INDEX_CUT0 20
@@ -47,7 +48,9 @@ typedef struct sm_index {
     uint32_t *order;                        /* library index at blocked position p */
     uint16_t *block_max_first;              /* per block, highest first m/z of its spectra */
     double *norm;                           /* per spectrum: N */
-    float *env;                             /* [n_bins][stride], transposed envelopes */
+    uint8_t *env;                           /* [n_bins][stride], transposed envelopes,
+                                               in units of row_scale[m] / 255, rounded up */
+    float *row_scale;                       /* [n_bins] largest envelope value of row m */
     float *ratio;                           /* [n_blocks][SM_INDEX_CUTS] */
     float sqrt_int[SM_BASE_PEAK + 1];       /* sqrt(I) */
 } sm_index;
@@ -129,6 +132,6 @@ void sm_content_checksum_(const sm_library *lib, char out[80]);
  * be the final name: the caller renames). read: fills a zeroed lib and verifies the
  * format name, major version and checksum. */
 sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err);
-sm_status sm_h5_read_(const char *path, sm_library *lib, sm_error *err);
+sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_error *err);
 
 #endif

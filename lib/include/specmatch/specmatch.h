@@ -149,13 +149,21 @@ typedef struct sm_library sm_library;
 SM_API sm_status sm_library_open(const char *path, sm_library **out, sm_error *err);
 SM_API void sm_library_close(sm_library *lib);
 
+/* Flags of sm_library_open_ex. */
+#define SM_OPEN_SEARCH_ONLY 1u /* peaks as read are verified, not kept in memory: what a
+                                  search needs, a fraction of the memory; then
+                                  sm_library_peaks gives n = 0 */
+SM_API sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out,
+                                    sm_error *err);
+
 SM_API size_t sm_library_size(const sm_library *lib);
 /* Metadata of spectrum i; "" when absent. */
 SM_API const char *sm_library_field(const sm_library *lib, size_t i, sm_field f);
 SM_API double sm_library_mw(const sm_library *lib, size_t i);
 SM_API double sm_library_exact_mass(const sm_library *lib, size_t i);
 SM_API sm_nominal sm_library_nominal(const sm_library *lib, size_t i);
-/* Peaks as read (m/z and intensity arrays of n entries). */
+/* Peaks as read (m/z and intensity arrays of n entries); n = 0 and NULL arrays
+ * when the library was opened with SM_OPEN_SEARCH_ONLY. */
 SM_API void sm_library_peaks(const sm_library *lib, size_t i, const double **mz,
                              const double **intensity, size_t *n);
 

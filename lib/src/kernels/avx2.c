@@ -1,5 +1,6 @@
 /* avx2.c — AVX2 + FMA kernels (8 floats a vector); built with -mavx2 -mfma, run only when the CPU has both. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "kernels.h"
 
@@ -54,35 +55,32 @@ static void axpy_avx2(float a, const float *x, float *y, size_t n)
         y[i] += a * x[i];
 }
 
-/* idx and val are uint16: zero-extend (not sign-extend: values above 32767 are
- * valid) to int32 lanes, then gather with a 4-byte scale. */
-static float sparse_dot_avx2(const float *dense, const uint16_t *idx, const uint16_t *val,
-                             const float *table, size_t n)
+
+/* Bytes widened to 32-bit lanes, converted, multiplied and added: 8 a step. */
+static void axpy_u8_avx2(float a, const uint8_t *x, float *y, size_t n)
 {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    const __m256 va = _mm256_set1_ps(a);
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m256i i0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(idx + i)));
-        __m256i v0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(val + i)));
-        __m256i i1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(idx + i + 8)));
-        __m256i v1 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(val + i + 8)));
-        s0 = _mm256_fmadd_ps(_mm256_i32gather_ps(dense, i0, 4), _mm256_i32gather_ps(table, v0, 4), s0);
-        s1 = _mm256_fmadd_ps(_mm256_i32gather_ps(dense, i1, 4), _mm256_i32gather_ps(table, v1, 4), s1);
+    for (; i + 32 <= n; i += 32) {
+        for (size_t j = 0; j < 32; j += 8) {
+            __m128i b = _mm_loadl_epi64((const __m128i *)(x + i + j));
+            __m256 xf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+            _mm256_storeu_ps(y + i + j, _mm256_fmadd_ps(va, xf, _mm256_loadu_ps(y + i + j)));
+        }
     }
     for (; i + 8 <= n; i += 8) {
-        __m256i i0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(idx + i)));
-        __m256i v0 = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(val + i)));
-        s0 = _mm256_fmadd_ps(_mm256_i32gather_ps(dense, i0, 4), _mm256_i32gather_ps(table, v0, 4), s0);
+        __m128i b = _mm_loadl_epi64((const __m128i *)(x + i));
+        __m256 xf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, xf, _mm256_loadu_ps(y + i)));
     }
-    float s = hsum256(_mm256_add_ps(s0, s1));
     for (; i < n; i++)
-        s += dense[idx[i]] * table[val[i]];
-    return s;
+        y[i] = fmaf(a, (float)x[i], y[i]);
 }
 
 const sm_kernel sm_kernel_avx2_ = {
     .name = "avx2",
     .dot = dot_avx2,
     .axpy = axpy_avx2,
-    .sparse_dot = sparse_dot_avx2,
+    .sparse_dot = sm_sparse_dot_unrolled_,
+    .axpy_u8 = axpy_u8_avx2,
 };

@@ -1,5 +1,6 @@
 /* avx512.c — AVX-512 (F, BW, VL) kernels, 16 floats a vector, masked tails; built with its own flags, run only when the CPU has them. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "kernels.h"
 
@@ -55,41 +56,36 @@ static void axpy_avx512(float a, const float *x, float *y, size_t n)
     }
 }
 
-/* idx and val are uint16: zero-extend (values above 32767 are valid) to int32
- * lanes and gather with a 4-byte scale; the tail loads 16-bit lanes under a mask
- * (AVX-512BW + VL) and gathers under the same mask. */
-static float sparse_dot_avx512(const float *dense, const uint16_t *idx, const uint16_t *val,
-                               const float *table, size_t n)
+
+/* Bytes widened to 32-bit lanes, converted, multiplied and added: 16 a step. */
+static void axpy_u8_avx512(float a, const uint8_t *x, float *y, size_t n)
 {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    const __m512 va = _mm512_set1_ps(a);
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512i i0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(idx + i)));
-        __m512i v0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(val + i)));
-        __m512i i1 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(idx + i + 16)));
-        __m512i v1 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(val + i + 16)));
-        s0 = _mm512_fmadd_ps(_mm512_i32gather_ps(i0, dense, 4), _mm512_i32gather_ps(v0, table, 4), s0);
-        s1 = _mm512_fmadd_ps(_mm512_i32gather_ps(i1, dense, 4), _mm512_i32gather_ps(v1, table, 4), s1);
+    for (; i + 64 <= n; i += 64) {
+        for (size_t j = 0; j < 64; j += 16) {
+            __m128i b = _mm_loadu_si128((const __m128i *)(x + i + j));
+            __m512 xf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+            _mm512_storeu_ps(y + i + j, _mm512_fmadd_ps(va, xf, _mm512_loadu_ps(y + i + j)));
+        }
     }
     for (; i + 16 <= n; i += 16) {
-        __m512i i0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(idx + i)));
-        __m512i v0 = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(val + i)));
-        s0 = _mm512_fmadd_ps(_mm512_i32gather_ps(i0, dense, 4), _mm512_i32gather_ps(v0, table, 4), s0);
+        __m128i b = _mm_loadu_si128((const __m128i *)(x + i));
+        __m512 xf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, xf, _mm512_loadu_ps(y + i)));
     }
     if (i < n) {
         __mmask16 m = tail_mask(n - i);
-        __m512i i0 = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, idx + i));
-        __m512i v0 = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, val + i));
-        __m512 d = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, i0, dense, 4);
-        __m512 t = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, v0, table, 4);
-        s1 = _mm512_fmadd_ps(d, t, s1);
+        __m128i b = _mm_maskz_loadu_epi8(m, x + i);
+        __m512 xf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b));
+        _mm512_mask_storeu_ps(y + i, m, _mm512_fmadd_ps(va, xf, _mm512_maskz_loadu_ps(m, y + i)));
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
 }
 
 const sm_kernel sm_kernel_avx512_ = {
     .name = "avx512",
     .dot = dot_avx512,
     .axpy = axpy_avx512,
-    .sparse_dot = sparse_dot_avx512,
+    .sparse_dot = sm_sparse_dot_unrolled_,
+    .axpy_u8 = axpy_u8_avx512,
 };

@@ -18,7 +18,14 @@ typedef struct sm_kernel {
      * intensity of a sparse spectrum; table: a function of the intensity) */
     float (*sparse_dot)(const float *dense, const uint16_t *idx, const uint16_t *val,
                         const float *table, size_t n);
+    /* y[i] += a * x[i], i < n, for bytes x (quantized envelopes) */
+    void (*axpy_u8)(float a, const uint8_t *x, float *y, size_t n);
 } sm_kernel;
+
+/* sparse_dot with four running sums and plain loads (scalar.c, baseline flags):
+ * the x86 tables use it because hardware gathers measured slower at ~100 entries. */
+float sm_sparse_dot_unrolled_(const float *dense, const uint16_t *idx, const uint16_t *val,
+                              const float *table, size_t n);
 
 /* Per-ISA tables, defined in the per-ISA files (each compiled with its own flags). */
 extern const sm_kernel sm_kernel_scalar_;

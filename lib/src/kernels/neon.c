@@ -60,9 +60,25 @@ static float sparse_dot_neon(const float *dense, const uint16_t *idx, const uint
     return s;
 }
 
+/* Bytes widened in two steps to 32-bit lanes, converted, multiplied and added. */
+static void axpy_u8_neon(float a, const uint8_t *x, float *y, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint16x8_t w = vmovl_u8(vld1_u8(x + i));
+        float32x4_t lo = vcvtq_f32_u32(vmovl_u16(vget_low_u16(w)));
+        float32x4_t hi = vcvtq_f32_u32(vmovl_u16(vget_high_u16(w)));
+        vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), lo, a));
+        vst1q_f32(y + i + 4, vfmaq_n_f32(vld1q_f32(y + i + 4), hi, a));
+    }
+    for (; i < n; i++)
+        y[i] += a * (float)x[i];
+}
+
 const sm_kernel sm_kernel_neon_ = {
     .name = "neon",
     .dot = dot_neon,
     .axpy = axpy_neon,
     .sparse_dot = sparse_dot_neon,
+    .axpy_u8 = axpy_u8_neon,
 };
