@@ -1,9 +1,16 @@
 /* sha256.c — SHA-256 (FIPS 180-4) for source provenance and the library content checksum. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "sm_internal.h"
+
+#if defined(SM_HAVE_SHANI)
+#include <cpuid.h>
+#include <pthread.h>
+#endif
 
 /* FIPS 180-4 section 4.2.2: first 32 bits of the fractional parts of the cube roots
  * of the first 64 primes. */
@@ -64,6 +71,48 @@ static void compress(uint32_t h[8], const uint8_t *p)
     h[7] += hh;
 }
 
+/* Whole blocks: with the SHA extensions when the CPU has them (about 8x faster,
+ * which is most of the time it takes to open a large library), else portable C. */
+#if defined(SM_HAVE_SHANI)
+static bool use_shani;
+static pthread_once_t shani_once = PTHREAD_ONCE_INIT;
+
+static void detect_shani(void)
+{
+    unsigned a, b, c, d;
+    /* CPUID leaf 7, EBX bit 29: SHA; the SSE4.1 and SSSE3 the code also uses come
+     * with every CPU that has it. */
+    use_shani = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29)) &&
+                __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+    const char *env = getenv("SPECMATCH_SHA256");
+    if (env && strcmp(env, "portable") == 0)
+        use_shani = false;
+}
+#endif
+
+static void compress_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
+{
+#if defined(SM_HAVE_SHANI)
+    pthread_once(&shani_once, detect_shani);
+    if (use_shani) {
+        sm_sha256_blocks_shani_(h, p, nblocks, k_round);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < nblocks; i++)
+        compress(h, p + 64 * i);
+}
+
+const char *sm_sha256_impl_(void)
+{
+#if defined(SM_HAVE_SHANI)
+    pthread_once(&shani_once, detect_shani);
+    if (use_shani)
+        return "sha-ni";
+#endif
+    return "portable";
+}
+
 void sm_sha256_init_(sm_sha256 *c)
 {
     /* FIPS 180-4 section 5.3.3. */
@@ -90,14 +139,14 @@ void sm_sha256_update_(sm_sha256 *c, const void *data, size_t n)
         n -= take;
         if (c->nbuf < 64)
             return;
-        compress(c->h, c->buf);
+        compress_blocks(c->h, c->buf, 1);
         c->nbuf = 0;
     }
     /* Whole blocks straight from the caller's buffer: no copy. */
-    while (n >= 64) {
-        compress(c->h, p);
-        p += 64;
-        n -= 64;
+    if (n >= 64) {
+        compress_blocks(c->h, p, n / 64);
+        p += n / 64 * 64;
+        n %= 64;
     }
     if (n > 0) {
         memcpy(c->buf, p, n);

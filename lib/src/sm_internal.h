@@ -123,6 +123,9 @@ void sm_sha256_init_(sm_sha256 *c);
 void sm_sha256_update_(sm_sha256 *c, const void *data, size_t n);
 void sm_sha256_final_(sm_sha256 *c, uint8_t out[32]);
 void sm_hex_(const uint8_t *bytes, size_t n, char *out); /* writes 2n chars + NUL */
+/* "sha-ni" or "portable": which block function this process uses
+ * (SPECMATCH_SHA256=portable forces the portable one). */
+const char *sm_sha256_impl_(void);
 
 /* Content checksum: "sha256:<hex>" over the library's arrays in the canonical
  * order and byte layout documented in docs/FORMAT.md. */

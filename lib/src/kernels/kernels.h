@@ -39,6 +39,12 @@ extern const sm_kernel sm_kernel_avx512_;
 extern const sm_kernel sm_kernel_neon_;
 #endif
 
+#if defined(SM_HAVE_SHANI)
+/* SHA-256 over nblocks 64-byte blocks with the SHA extensions (shani.c). */
+void sm_sha256_blocks_shani_(uint32_t state[8], const uint8_t *data, size_t nblocks,
+                             const uint32_t k[64]);
+#endif
+
 /* The active kernel (dispatch.c). The first call chooses: SPECMATCH_KERNEL when set
  * and valid, else the best the CPU supports. */
 const sm_kernel *sm_kernel_get_(void);
