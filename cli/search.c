@@ -226,7 +226,8 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
         slot[r] = nq++;
     }
     sm_error err = {0};
-    if (sm_search_batch(c->lib, qs, nq, c->top, c->threads, hits, nh, &err) != SM_OK) {
+    if (sm_search_batch_min(c->lib, qs, nq, c->top, c->min_mf, c->threads, hits, nh, &err) !=
+        SM_OK) {
         cli_report(&err);
         code = EXIT_IO;
         goto out;

@@ -1,6 +1,8 @@
 /* test_score.c — identity and reverse match factors: hand-computed cases and the published reference values. */
 #include "test_common.h"
 
+#include "sm_internal.h"
+
 static sm_nominal view(const uint16_t *mz, const uint16_t *in, size_t n)
 {
     sm_nominal v = {n, mz, in};
@@ -132,6 +134,80 @@ static void test_reference_values(void **state)
     check_ref("massbank-ei-in-library.msp", 50, "1688", 928.08, 928.08);
 }
 
+/* The dense form the search uses gives the reference value bit for bit: on the
+ * hand-made cases and on real pairs (every MassBank in-library query against
+ * every 5th SWGDRUG spectrum, both ways round). */
+static void dense_vs_reference(sm_qdense *d, sm_nominal u, sm_nominal l, size_t *checked)
+{
+    sm_qdense_set_(d, u);
+    double ref = sm_match_factor(u, l, 0), got = sm_match_factor_dense_(d, l);
+    sm_qdense_clear_(d, u);
+    if (memcmp(&ref, &got, sizeof ref) != 0)
+        fail_msg("dense MF %.17g, reference %.17g", got, ref);
+    (*checked)++;
+}
+
+static size_t load_all(const char *file, size_t every, spec *out, size_t cap)
+{
+    sm_reader *r;
+    sm_error e = {0};
+    sm_spectrum s;
+    sm_spectrum_init(&s);
+    assert_int_equal(sm_reader_open(spectra_file(file), &r, &e), SM_OK);
+    size_t n = 0, rec = 0;
+    while (n < cap && sm_reader_next(r, &s, &e) == SM_OK) {
+        if (rec++ % every)
+            continue;
+        assert_int_equal(sm_preprocess(s.peaks, s.n_peaks, out[n].mz, out[n].in,
+                                       SM_MAX_NOMINAL_MZ + 1, &out[n].n, &e), SM_OK);
+        n++;
+    }
+    sm_spectrum_clear(&s);
+    sm_reader_close(r);
+    return n;
+}
+
+static void test_dense_form(void **state)
+{
+    (void)state;
+    sm_qdense *d = calloc(1, sizeof *d);
+    assert_non_null(d);
+    size_t checked = 0;
+    static const uint16_t mz3[] = {50, 51, 52}, in1[] = {999, 1, 500}, in2[] = {999, 2, 500};
+    static const uint16_t lmz[] = {50, 52}, lin[] = {999, 250};
+    static const uint16_t rmz[] = {50, 51, 60}, rin[] = {999, 500, 300};
+    static const uint16_t lowmz[] = {30, 50, 51}, lowin[] = {700, 999, 500};
+    static const uint16_t ones_mz[] = {40, 41, 50, 51, 52}, ones_in[] = {1, 1, 999, 1, 3};
+    sm_nominal cases[] = {
+        view(a_mz, au_in, 2), view(a_mz, al_in, 2), view(mz3, in1, 3), view(mz3, in2, 3),
+        view(lmz, lin, 2),    view(rmz, rin, 3),    view(lowmz, lowin, 3),
+        view(ones_mz, ones_in, 5),
+    };
+    size_t nc = sizeof cases / sizeof *cases;
+    for (size_t i = 0; i < nc; i++)
+        for (size_t j = 0; j < nc; j++)
+            dense_vs_reference(d, cases[i], cases[j], &checked);
+
+    size_t cap_q = 400, cap_l = 700;
+    spec *q = calloc(cap_q, sizeof *q), *l = calloc(cap_l, sizeof *l);
+    assert_non_null(q);
+    assert_non_null(l);
+    size_t nq = load_all("massbank-ei-in-library.msp", 1, q, cap_q);
+    size_t nl = load_all("swgdrug-3.4.msp", 5, l, cap_l);
+    for (size_t i = 0; i < nq; i++) {
+        for (size_t j = 0; j < nl; j++) {
+            sm_nominal u = view(q[i].mz, q[i].in, q[i].n), v = view(l[j].mz, l[j].in, l[j].n);
+            dense_vs_reference(d, u, v, &checked);
+            if (j % 8 == 0)
+                dense_vs_reference(d, v, u, &checked);
+        }
+    }
+    assert_true(checked > 200000);
+    free(q);
+    free(l);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_reverse),
         cmocka_unit_test(test_no_overlap),
         cmocka_unit_test(test_reference_values),
+        cmocka_unit_test(test_dense_form),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,6 +253,41 @@ static void test_batch_threads(void **state)
     free(q);
 }
 
+/* With a minimum MF, the hits are the exhaustive top 10 cut at that MF. */
+static void test_min_mf(void **state)
+{
+    (void)state;
+    size_t cap = 400;
+    exq *q = calloc(cap, sizeof *q);
+    assert_non_null(q);
+    size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
+    sm_error e = {0};
+    sm_searcher *srch;
+    assert_int_equal(sm_searcher_new(lib, &srch, &e), SM_OK);
+    sm_searcher_set_min_mf(srch, 700);
+    size_t cut_somewhere = 0;
+    for (size_t j = 0; j < n; j++) {
+        sm_nominal v = {q[j].n, q[j].mz, q[j].in};
+        assert_int_equal(sm_search_exhaustive(lib, v, 10, SIZE_MAX, q[j].hits, &q[j].nh, &e),
+                         SM_OK);
+        size_t want = 0;
+        while (want < q[j].nh && q[j].hits[want].mf >= 700)
+            want++;
+        cut_somewhere += want < q[j].nh;
+        sm_hit h[10];
+        size_t nh = 0;
+        assert_int_equal(sm_search_nominal(srch, v, 10, SIZE_MAX, h, &nh, &e), SM_OK);
+        assert_int_equal(nh, want);
+        for (size_t t = 0; t < nh; t++) {
+            assert_int_equal(h[t].index, q[j].hits[t].index);
+            assert_true(h[t].mf == q[j].hits[t].mf && h[t].rmf == q[j].hits[t].rmf);
+        }
+    }
+    assert_true(cut_somewhere > 100);
+    sm_searcher_free(srch);
+    free(q);
+}
+
 static void test_bad_query(void **state)
 {
     (void)state;
@@ -274,6 +309,7 @@ int main(void)
         cmocka_unit_test(test_massbank_identification),
         cmocka_unit_test(test_indexed_equals_exhaustive),
         cmocka_unit_test(test_batch_threads),
+        cmocka_unit_test(test_min_mf),
         cmocka_unit_test(test_bad_query),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,6 +16,7 @@ typedef struct batch {
     const sm_library *lib;
     const sm_nominal *queries;
     size_t nq, k;
+    double min_mf;
     sm_hit *hits;
     size_t *n_hits;
     atomic_size_t next;   /* next query to take: work is handed out one at a time */
@@ -30,6 +31,7 @@ static void *worker(void *arg)
     sm_error e = {0};
     if (sm_searcher_new(b->lib, &s, &e) != SM_OK)
         goto fail;
+    sm_searcher_set_min_mf(s, b->min_mf);
     for (;;) {
         size_t j = atomic_fetch_add(&b->next, 1);
         if (j >= b->nq || atomic_load(&b->failed))
@@ -51,6 +53,13 @@ sm_status sm_search_batch(const sm_library *lib, const sm_nominal *queries, size
                           size_t k, unsigned n_threads, sm_hit *hits, size_t *n_hits,
                           sm_error *err)
 {
+    return sm_search_batch_min(lib, queries, nq, k, 0, n_threads, hits, n_hits, err);
+}
+
+sm_status sm_search_batch_min(const sm_library *lib, const sm_nominal *queries, size_t nq,
+                              size_t k, double min_mf, unsigned n_threads, sm_hit *hits,
+                              size_t *n_hits, sm_error *err)
+{
     if (lib == NULL || (nq > 0 && (queries == NULL || hits == NULL || n_hits == NULL)))
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "missing argument to batch search");
     for (size_t j = 0; j < nq; j++)
@@ -61,8 +70,8 @@ sm_status sm_search_batch(const sm_library *lib, const sm_nominal *queries, size
         n_threads = sm_cpu_count();
     if (n_threads > nq)
         n_threads = (unsigned)nq;
-    batch b = {.lib = lib, .queries = queries, .nq = nq, .k = k, .hits = hits,
-               .n_hits = n_hits};
+    batch b = {.lib = lib, .queries = queries, .nq = nq, .k = k, .min_mf = min_mf,
+               .hits = hits, .n_hits = n_hits};
     atomic_init(&b.next, 0);
     atomic_init(&b.failed, 0);
     pthread_t *tid = calloc(n_threads, sizeof *tid);

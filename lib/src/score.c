@@ -92,3 +92,94 @@ int sm_mf_display(double mf)
         return 999;
     return (int)v;
 }
+
+void sm_qdense_set_(sm_qdense *d, sm_nominal q)
+{
+    /* in[] is all zero between queries (sm_qdense_clear_ undoes this) */
+    for (size_t j = 0; j < q.n; j++)
+        d->in[q.mz[j]] = q.intensity[j];
+    uint16_t c = 0;
+    for (size_t m = 0; m <= SM_MAX_NOMINAL_MZ + 1; m++) {
+        c = (uint16_t)(c + (d->in[m] > 1));
+        d->cnt[m] = c;
+    }
+    double sum = 0;
+    for (size_t m = SM_MAX_NOMINAL_MZ + 2; m-- > 0;) {
+        if (d->in[m] > 1)
+            sum += (double)m * d->in[m];
+        d->suffix[m] = sum;
+    }
+    d->first = q.n ? q.mz[0] : 0;
+}
+
+void sm_qdense_clear_(sm_qdense *d, sm_nominal q)
+{
+    for (size_t j = 0; j < q.n; j++)
+        d->in[q.mz[j]] = 0;
+}
+
+/* The same sums as sm_match_factor, in the same order where order matters (the
+ * cross term and the ratios run over common peaks in ascending m/z either way;
+ * the norms are sums of whole numbers, exact in any order):
+ *  - the unknown's norm over the common range is suffix[lo], plus the common
+ *    peaks where the unknown has intensity 1 and the library more;
+ *  - a chain of pairs breaks at a library-only peak above 1, met on the walk, or
+ *    at an unknown peak above 1 strictly between two common peaks, which cnt[]
+ *    counts (any such peak is unknown-only: a common one would itself be the
+ *    previous common peak). */
+double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
+{
+    const size_t nl = l.n;
+    if (nl == 0 || d->first == 0)
+        return -0.5;
+    unsigned lo = d->first > l.mz[0] ? d->first : l.mz[0];
+    size_t il = 0;
+    while (il < nl && l.mz[il] < lo)
+        il++;
+    /* nothing at or above lo on either side ends with n1 = 0 below, as in
+     * sm_match_factor */
+    double sum_ul = 0, sum_uu = d->suffix[lo], sum_ll = 0, sum_rm = 0;
+    long sum_m = 0;
+    long n1 = 0, n2 = 0;
+    double prev_u = 0, prev_l = 0;
+    unsigned prev_m = 0;
+    int chain = 0;
+    for (; il < nl; il++) {
+        unsigned m = l.mz[il], b = l.intensity[il], a = d->in[m];
+        if (a == 0) {
+            if (b > 1) {
+                chain = 0;
+                sum_ll += (double)m * b;
+            }
+            continue;
+        }
+        if (a <= 1 && b <= 1)
+            continue; /* passed over */
+        double md = m;
+        double wu = sqrt(md * a), wl = sqrt(md * b);
+        sum_ul += wu * wl;
+        if (a == 1)
+            sum_uu += md; /* not in suffix[], which counts intensities above 1 */
+        sum_ll += md * b;
+        n1++;
+        double su = sqrt((double)a), sl = sqrt((double)b);
+        if (chain && d->cnt[m - 1] == d->cnt[prev_m]) {
+            double num = su * prev_l, den = prev_u * sl;
+            sum_rm += md * (num < den ? num / den : den / num);
+            sum_m += (long)m;
+            n2++;
+        }
+        chain = 1;
+        prev_u = su;
+        prev_l = sl;
+        prev_m = m;
+    }
+    if (n1 == 0)
+        return -0.5;
+    double t1 = sum_ul * sum_ul / (sum_uu * sum_ll);
+    if (sum_m > 0) {
+        double t2 = sum_rm / (double)sum_m;
+        return 1000.0 * ((double)n1 * t1 + (double)n2 * t2) / (double)(n1 + n2) - 0.5;
+    }
+    return 1000.0 * t1 - 0.5;
+}

@@ -11,6 +11,14 @@
 #define BOUND_SLACK 1.0005
 #define N_BUCKETS 1001
 
+/* sm_library_nominal without the range check, inlined in the hot loops. */
+static inline sm_nominal nominal_(const sm_library *lib, size_t i)
+{
+    sm_nominal v = {(size_t)(lib->nom_off[i + 1] - lib->nom_off[i]), lib->nom_mz + lib->nom_off[i],
+                    lib->nom_int + lib->nom_off[i]};
+    return v;
+}
+
 struct cand {
     double bound;
     uint32_t index;
@@ -23,7 +31,7 @@ struct sm_searcher {
     uint16_t qin[SM_MAX_NOMINAL_MZ + 1];
     float *qw;        /* [n_bins] sqrt(m u): weights against the envelopes */
     float *qd;        /* [n_bins] m sqrt(u): against sqrt(I) of library peaks */
-    double *suffix;   /* [SM_MAX_NOMINAL_MZ + 2] sum of m u over query peaks >= m, u > 1 */
+    sm_qdense *dense; /* the query spread over m/z: suffix norms, exact scoring */
     float *acc;       /* [stride] block bounds */
     uint32_t *bucket_start; /* [N_BUCKETS + 1] */
     uint32_t *sorted; /* [n_blocks] block numbers by descending bound */
@@ -31,6 +39,7 @@ struct sm_searcher {
     struct cand *heap;      /* spectra bounded but not yet scored, best bound on top */
     size_t heap_n, heap_cap;
     sm_search_stats stats;
+    double min_mf;    /* hits below are not wanted: a floor from the start */
 };
 
 sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *err)
@@ -43,15 +52,16 @@ sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *er
     if (s == NULL)
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     s->lib = lib;
+    s->min_mf = -INFINITY;
     s->kern = sm_kernel_get_();
     s->qw = calloc(ix->n_bins, sizeof *s->qw);
     s->qd = calloc(ix->n_bins, sizeof *s->qd);
-    s->suffix = calloc(SM_MAX_NOMINAL_MZ + 2, sizeof *s->suffix);
+    s->dense = calloc(1, sizeof *s->dense);
     s->acc = calloc(ix->stride, sizeof *s->acc);
     s->bucket_start = calloc(N_BUCKETS + 1, sizeof *s->bucket_start);
     s->sorted = calloc(ix->stride, sizeof *s->sorted);
     s->bucket_of = calloc(ix->stride, sizeof *s->bucket_of);
-    if (!s->qw || !s->qd || !s->suffix || !s->acc || !s->bucket_start || !s->sorted ||
+    if (!s->qw || !s->qd || !s->dense || !s->acc || !s->bucket_start || !s->sorted ||
         !s->bucket_of) {
         sm_searcher_free(s);
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
@@ -66,13 +76,18 @@ void sm_searcher_free(sm_searcher *s)
         return;
     free(s->qw);
     free(s->qd);
-    free(s->suffix);
+    free(s->dense);
     free(s->acc);
     free(s->bucket_start);
     free(s->sorted);
     free(s->bucket_of);
     free(s->heap);
     free(s);
+}
+
+void sm_searcher_set_min_mf(sm_searcher *s, double min_mf)
+{
+    s->min_mf = min_mf > 0 ? min_mf : -INFINITY;
 }
 
 void sm_searcher_stats(const sm_searcher *s, sm_search_stats *out)
@@ -93,16 +108,20 @@ typedef struct topk {
     sm_hit *hits;
     size_t k;
     size_t n;
+    double min_mf; /* -inf: no minimum */
 } topk;
 
 /* MF a spectrum must beat (or tie) to enter the list; -inf while it is not full. */
 static double topk_floor(const topk *t)
 {
-    return t->n < t->k ? -INFINITY : t->hits[t->n - 1].mf;
+    double f = t->n < t->k ? -INFINITY : t->hits[t->n - 1].mf;
+    return f > t->min_mf ? f : t->min_mf;
 }
 
 static void topk_offer(topk *t, size_t i, double mf)
 {
+    if (mf < t->min_mf)
+        return;
     if (t->n == t->k && !ranks_before(mf, i, t->hits[t->n - 1].mf, t->hits[t->n - 1].index))
         return;
     size_t pos = t->n < t->k ? t->n : t->k - 1;
@@ -134,7 +153,14 @@ static void score_exact(const sm_library *lib, sm_nominal q, size_t i, topk *t,
                         sm_search_stats *st)
 {
     st->exact++;
-    topk_offer(t, i, sm_match_factor(q, sm_library_nominal(lib, i), 0));
+    topk_offer(t, i, sm_match_factor(q, nominal_(lib, i), 0));
+}
+
+/* The indexed search scores with the dense form: the same value, bit for bit. */
+static void score_dense(sm_searcher *s, size_t i, topk *t)
+{
+    s->stats.exact++;
+    topk_offer(t, i, sm_match_factor_dense_(s->dense, nominal_(s->lib, i)));
 }
 
 sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, size_t exclude,
@@ -145,7 +171,7 @@ sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, si
         return SM_OK;
     if (hits == NULL || lib == NULL)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no library or hit buffer");
-    topk t = {hits, k, 0};
+    topk t = {hits, k, 0, -INFINITY};
     sm_search_stats st = {0};
     for (size_t i = 0; i < lib->n; i++)
         if (i != exclude)
@@ -172,9 +198,9 @@ static double norm_from(const sm_index *ix, size_t i, sm_nominal l, unsigned lo)
 static double spectrum_bound(sm_searcher *s, sm_nominal q, size_t i)
 {
     const sm_index *ix = s->lib->index;
-    sm_nominal l = sm_library_nominal(s->lib, i);
+    sm_nominal l = nominal_(s->lib, i);
     unsigned lo = q.mz[0] > l.mz[0] ? q.mz[0] : l.mz[0];
-    double nu = s->suffix[lo];
+    double nu = s->dense->suffix[lo];
     double nl = norm_from(ix, i, l, lo);
     s->stats.bounded++;
     if (!(nu > 0 && nl > 0))
@@ -234,11 +260,16 @@ static struct cand heap_pop(sm_searcher *s)
  * heap (scored at once if the heap cannot grow). */
 static void consider(sm_searcher *s, sm_nominal q, size_t i, topk *t)
 {
+    /* Below MF 499.5 no bound can exclude anything (T1 >= 0): score at once. */
+    if (!can_skip(mf_bound(0.0), topk_floor(t))) {
+        score_dense(s, i, t);
+        return;
+    }
     double b = spectrum_bound(s, q, i);
     if (can_skip(b, topk_floor(t)))
         return;
     if (!heap_push(s, b, i))
-        score_exact(s->lib, q, i, t, &s->stats);
+        score_dense(s, i, t);
 }
 
 /* Scores waiting candidates, best bound first, while their bound is at least
@@ -251,7 +282,7 @@ static void drain(sm_searcher *s, sm_nominal q, double until, topk *t)
             s->heap_n = 0; /* everything left is bounded lower still */
             return;
         }
-        score_exact(s->lib, q, c.index, t, &s->stats);
+        score_dense(s, c.index, t);
     }
 }
 
@@ -267,23 +298,20 @@ static void search_unblocked(sm_searcher *s, sm_nominal q, size_t exclude, topk 
 static void prepare_query(sm_searcher *s, sm_nominal q)
 {
     const sm_index *ix = s->lib->index;
-    memset(s->suffix, 0, (SM_MAX_NOMINAL_MZ + 2) * sizeof *s->suffix);
+    sm_qdense_set_(s->dense, q);
     for (size_t j = 0; j < q.n; j++) {
         unsigned m = q.mz[j], u = q.intensity[j];
-        if (u > 1)
-            s->suffix[m] = (double)m * u;
         if (m < ix->n_bins) {
             s->qw[m] = (float)sqrt((double)m * u);
             s->qd[m] = (float)((double)m * sqrt((double)u));
         }
     }
-    for (size_t m = SM_MAX_NOMINAL_MZ + 1; m-- > 0;)
-        s->suffix[m] += s->suffix[m + 1];
 }
 
 static void clear_query(sm_searcher *s, sm_nominal q)
 {
     const sm_index *ix = s->lib->index;
+    sm_qdense_clear_(s->dense, q);
     for (size_t j = 0; j < q.n; j++) {
         if (q.mz[j] < ix->n_bins) {
             s->qw[q.mz[j]] = 0;
@@ -312,7 +340,7 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     memset(start, 0, (N_BUCKETS + 1) * sizeof *start);
     for (size_t b = 0; b < ix->n_blocks; b++) {
         unsigned lo = first_u > ix->block_max_first[b] ? first_u : ix->block_max_first[b];
-        double nu = s->suffix[lo];
+        double nu = s->dense->suffix[lo];
         double a = (double)s->acc[b] * ix->ratio[b * SM_INDEX_CUTS + cut] * BOUND_SLACK;
         double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;
         unsigned bucket = bound <= 0 ? 0 : (unsigned)bound; /* bound < bucket + 1 */
@@ -363,7 +391,7 @@ sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclu
     if (q.n == 0)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "empty query spectrum");
     const sm_library *lib = s->lib;
-    topk t = {hits, k, 0};
+    topk t = {hits, k, 0, s->min_mf};
     s->stats.queries++;
     s->heap_n = 0;
     prepare_query(s, q);

@@ -55,6 +55,20 @@ typedef struct sm_index {
     float sqrt_int[SM_BASE_PEAK + 1];       /* sqrt(I) */
 } sm_index;
 
+/* A query spread over nominal m/z, so that scoring it against a library spectrum
+ * walks only the library peaks (score.c). Filled by sm_qdense_set_. */
+typedef struct sm_qdense {
+    uint16_t in[SM_MAX_NOMINAL_MZ + 2];     /* intensity at m, 0 when absent */
+    uint16_t cnt[SM_MAX_NOMINAL_MZ + 2];    /* peaks with intensity > 1 at m' <= m */
+    double suffix[SM_MAX_NOMINAL_MZ + 2];   /* sum of m' I over those at m' >= m */
+    unsigned first;                         /* first m/z (intensity-1 peaks included) */
+} sm_qdense;
+
+void sm_qdense_set_(sm_qdense *d, sm_nominal q);
+void sm_qdense_clear_(sm_qdense *d, sm_nominal q);
+/* Bit for bit sm_match_factor(q, l, 0), walking only l's peaks. */
+double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l);
+
 sm_status sm_index_build_(sm_library *lib, sm_error *err);
 void sm_index_free_(sm_index *ix);
 

@@ -215,6 +215,11 @@ typedef struct sm_searcher sm_searcher;
 SM_API sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *err);
 SM_API void sm_searcher_free(sm_searcher *s);
 
+/* Only hits with an MF of at least min_mf are wanted (0: all): the search starts
+ * with that floor, which lets it skip far more of a large library. The hits it
+ * returns are exactly the exhaustive top k with MF >= min_mf. */
+SM_API void sm_searcher_set_min_mf(sm_searcher *s, double min_mf);
+
 /* Top-k library spectra by MF (ties: lower index first) for a preprocessed query.
  * exclude: a library index left out (for replicate tests), or SIZE_MAX for none.
  * hits has room for k; *n_hits receives how many were filled. */
@@ -233,6 +238,10 @@ SM_API sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal query, s
 SM_API sm_status sm_search_batch(const sm_library *lib, const sm_nominal *queries, size_t nq,
                                  size_t k, unsigned n_threads, sm_hit *hits, size_t *n_hits,
                                  sm_error *err);
+/* Same, with a minimum MF as sm_searcher_set_min_mf. */
+SM_API sm_status sm_search_batch_min(const sm_library *lib, const sm_nominal *queries,
+                                     size_t nq, size_t k, double min_mf, unsigned n_threads,
+                                     sm_hit *hits, size_t *n_hits, sm_error *err);
 
 /* Number of online CPU cores (at least 1). */
 SM_API unsigned sm_cpu_count(void);
