@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     sm_error e = {0};
     sm_library *lib = NULL;
     double t0 = now();
-    if (sm_library_open(path, &lib, &e) != SM_OK) {
+    if (sm_library_open_ex(path, SM_OPEN_SEARCH_ONLY, &lib, &e) != SM_OK) {
         fprintf(stderr, "selfsearch: %s: %s\n", e.file, e.message);
         return 1;
     }

@@ -354,9 +354,10 @@ sm_nominal sm_library_nominal(const sm_library *lib, size_t i)
     sm_nominal v = {0, NULL, NULL};
     if (i >= lib->n)
         return v;
-    v.n = (size_t)(lib->nom_off[i + 1] - lib->nom_off[i]);
-    v.mz = lib->nom_mz + lib->nom_off[i];
-    v.intensity = lib->nom_int + lib->nom_off[i];
+    size_t p = lib->index ? lib->index->pos_of[i] : i;
+    v.n = (size_t)(lib->nom_off[p + 1] - lib->nom_off[p]);
+    v.mz = lib->nom_mz + lib->nom_off[p];
+    v.intensity = lib->nom_int + lib->nom_off[p];
     return v;
 }
 

@@ -12,11 +12,16 @@
 #define N_BUCKETS 1001
 
 /* sm_library_nominal without the range check, inlined in the hot loops. */
+static inline sm_nominal at_pos_(const sm_library *lib, size_t p)
+{
+    sm_nominal v = {(size_t)(lib->nom_off[p + 1] - lib->nom_off[p]), lib->nom_mz + lib->nom_off[p],
+                    lib->nom_int + lib->nom_off[p]};
+    return v;
+}
+
 static inline sm_nominal nominal_(const sm_library *lib, size_t i)
 {
-    sm_nominal v = {(size_t)(lib->nom_off[i + 1] - lib->nom_off[i]), lib->nom_mz + lib->nom_off[i],
-                    lib->nom_int + lib->nom_off[i]};
-    return v;
+    return at_pos_(lib, lib->index->pos_of[i]);
 }
 
 struct cand {
@@ -184,24 +189,23 @@ sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, si
 
 /* The library spectrum's norm over the common range: its whole norm less the
  * peaks below lo (a short walk: spectra are sorted by m/z). Exact. */
-static double norm_from(const sm_index *ix, size_t i, sm_nominal l, unsigned lo)
+static double norm_from(const sm_index *ix, size_t pos, sm_nominal l, unsigned lo)
 {
     double below = 0;
     for (size_t j = 0; j < l.n && l.mz[j] < lo; j++)
         if (l.intensity[j] > 1)
             below += (double)l.mz[j] * l.intensity[j];
-    return ix->norm[i] - below;
+    return ix->norm[pos] - below;
 }
 
 /* Upper bound of spectrum i's MF against the query (+inf when the query or the
  * spectrum has no norm over the common range). */
-static double spectrum_bound(sm_searcher *s, sm_nominal q, size_t i)
+static double spectrum_bound(sm_searcher *s, sm_nominal q, size_t pos, sm_nominal l)
 {
     const sm_index *ix = s->lib->index;
-    sm_nominal l = nominal_(s->lib, i);
     unsigned lo = q.mz[0] > l.mz[0] ? q.mz[0] : l.mz[0];
     double nu = s->dense->suffix[lo];
-    double nl = norm_from(ix, i, l, lo);
+    double nl = norm_from(ix, pos, l, lo);
     s->stats.bounded++;
     if (!(nu > 0 && nl > 0))
         return INFINITY;
@@ -258,14 +262,17 @@ static struct cand heap_pop(sm_searcher *s)
 
 /* Bounds one spectrum; a spectrum that may still enter the top k waits in the
  * heap (scored at once if the heap cannot grow). */
-static void consider(sm_searcher *s, sm_nominal q, size_t i, topk *t)
+static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
 {
+    size_t i = s->lib->index->order[pos];
+    sm_nominal l = at_pos_(s->lib, pos);
     /* Below MF 499.5 no bound can exclude anything (T1 >= 0): score at once. */
     if (!can_skip(mf_bound(0.0), topk_floor(t))) {
-        score_dense(s, i, t);
+        s->stats.exact++;
+        topk_offer(t, i, sm_match_factor_dense_(s->dense, l));
         return;
     }
-    double b = spectrum_bound(s, q, i);
+    double b = spectrum_bound(s, q, pos, l);
     if (can_skip(b, topk_floor(t)))
         return;
     if (!heap_push(s, b, i))
@@ -289,9 +296,9 @@ static void drain(sm_searcher *s, sm_nominal q, double until, topk *t)
 /* Queries that start above the last cut: every spectrum is bounded one by one. */
 static void search_unblocked(sm_searcher *s, sm_nominal q, size_t exclude, topk *t)
 {
-    for (size_t i = 0; i < s->lib->n; i++)
-        if (i != exclude)
-            consider(s, q, i, t);
+    for (size_t pos = 0; pos < s->lib->n; pos++)
+        if (s->lib->index->order[pos] != exclude)
+            consider(s, q, pos, t);
     drain(s, q, -INFINITY, t);
 }
 
@@ -375,7 +382,7 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
             end = lib->n;
         for (size_t pos = b * SM_INDEX_BLOCK; pos < end; pos++)
             if (ix->order[pos] != exclude)
-                consider(s, q, ix->order[pos], t);
+                consider(s, q, pos, t);
     }
     drain(s, q, -INFINITY, t);
 }

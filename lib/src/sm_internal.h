@@ -47,7 +47,8 @@ typedef struct sm_index {
     size_t stride;                          /* n_blocks rounded up to 16 */
     uint32_t *order;                        /* library index at blocked position p */
     uint16_t *block_max_first;              /* per block, highest first m/z of its spectra */
-    double *norm;                           /* per spectrum: N */
+    double *norm;                           /* N, by blocked position */
+    uint32_t *pos_of;                       /* blocked position of library index i */
     uint8_t *env;                           /* [n_bins][stride], transposed envelopes,
                                                in units of row_scale[m] / 255, rounded up */
     float *row_scale;                       /* [n_bins] largest envelope value of row m */
@@ -109,7 +110,10 @@ struct sm_library {
     char *created;          /* ISO 8601 UTC */
     char checksum[80];      /* "sha256:" + 64 hex */
 
-    sm_index *index;        /* NULL until built (opened libraries only) */
+    sm_index *index;        /* NULL until built (opened libraries only). Once built,
+                               the nominal arrays are stored in blocked order (index->
+                               pos_of maps a library index to its slot) so that a block's
+                               spectra lie next to each other in memory. */
 };
 
 /* The string of column c for spectrum i (NUL-terminated, "" when absent). */
