@@ -434,6 +434,7 @@ sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
     sm_status st = SM_OK;
     quiet q;
     hid_t file = H5I_INVALID_HID, fapl = H5I_INVALID_HID, g = H5I_INVALID_HID;
+    hid_t fcpl = H5I_INVALID_HID;
     uint64_t *src_off = NULL, *sha_off = NULL;
     char *src_bytes = NULL, *sha_bytes = NULL, *bytes = NULL;
     int created = 0;
@@ -453,7 +454,14 @@ sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
         st = h5fail(&x, "cannot create %s", path);
         goto out;
     }
-    if ((file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl)) < 0) {
+    /* The first 512 bytes are an HDF5 user block that the specmatch header fills
+     * once the file is complete (sm_h5_seal_). */
+    if ((fcpl = H5Pcreate(H5P_FILE_CREATE)) < 0 ||
+        H5Pset_userblock(fcpl, SM_HEADER_SIZE) < 0) {
+        st = h5fail(&x, "cannot create %s", path);
+        goto out;
+    }
+    if ((file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl)) < 0) {
         st = h5fail(&x, "cannot create %s", path);
         goto out;
     }
@@ -544,10 +552,12 @@ sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
         goto out;
     }
     file = H5I_INVALID_HID;
+    st = sm_h5_seal_(path, err);
 
 out:
     close_id(&g);
     close_id(&file);
+    close_id(&fcpl);
     close_id(&fapl);
     quiet_end(&q);
     free(bytes);
@@ -1154,6 +1164,121 @@ out:
 
 /* Opens the file, telling a missing or unreadable file (SM_ERR_IO) from one that is
  * not HDF5 (SM_ERR_FORMAT) before HDF5 sees it. */
+/* ------------------------------------------------------------------ */
+/* The specmatch header: a whole-file checksum checked before HDF5 reads  */
+
+/* SHA-256 of the file from offset `from` to its end; *size gets the file size. */
+static sm_status hash_file_tail(FILE *fp, const char *path, long from, char hex[65],
+                                uint64_t *size, sm_error *err)
+{
+    enum { BUF = 1 << 16 };
+    uint8_t *buf = malloc(BUF);
+    if (buf == NULL)
+        return sm_seterr_(err, SM_ERR_NOMEM, path, 0, "out of memory");
+    sm_sha256 c;
+    sm_sha256_init_(&c);
+    uint64_t total = (uint64_t)from;
+    sm_status st = SM_OK;
+    if (fseek(fp, from, SEEK_SET) != 0) {
+        st = sm_seterr_(err, SM_ERR_IO, path, 0, "cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    size_t got;
+    while ((got = fread(buf, 1, BUF, fp)) > 0) {
+        sm_sha256_update_(&c, buf, got);
+        total += got;
+    }
+    if (ferror(fp)) {
+        st = sm_seterr_(err, SM_ERR_IO, path, 0, "cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    uint8_t digest[32];
+    sm_sha256_final_(&c, digest);
+    sm_hex_(digest, sizeof digest, hex);
+    *size = total;
+out:
+    free(buf);
+    return st;
+}
+
+sm_status sm_h5_seal_(const char *path, sm_error *err)
+{
+    FILE *fp = fopen(path, "r+b");
+    if (fp == NULL)
+        return sm_seterr_(err, SM_ERR_IO, path, 0, "cannot open %s: %s", path, strerror(errno));
+    char hex[65];
+    uint64_t size = 0;
+    sm_status st = hash_file_tail(fp, path, SM_HEADER_SIZE, hex, &size, err);
+    if (st == SM_OK) {
+        char header[SM_HEADER_SIZE];
+        memset(header, 0, sizeof header);
+        snprintf(header, sizeof header,
+                 "%ssha256:%s\nsize:%llu\n"
+                 "The rest of this file is HDF5; see docs/FORMAT.md of specmatch.\n",
+                 SM_HEADER_MAGIC, hex, (unsigned long long)size);
+        if (fseek(fp, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, fp) != sizeof header ||
+            fflush(fp) != 0)
+            st = sm_seterr_(err, SM_ERR_IO, path, 0, "cannot write %s: %s", path,
+                            strerror(errno));
+    }
+    if (fclose(fp) != 0 && st == SM_OK)
+        st = sm_seterr_(err, SM_ERR_IO, path, 0, "cannot write %s: %s", path, strerror(errno));
+    return st;
+}
+
+/* Checks the header before HDF5 parses anything, so that a truncated or damaged
+ * file is refused here and never reaches HDF5's own parser, which does not
+ * survive every corruption of its metadata. */
+static sm_status check_header(const io *x)
+{
+    FILE *fp = fopen(x->path, "rb");
+    if (fp == NULL)
+        return sm_seterr_(x->err, SM_ERR_IO, x->path, 0, "cannot open %s: %s", x->path,
+                          strerror(errno));
+    char header[SM_HEADER_SIZE + 1];
+    size_t got = fread(header, 1, SM_HEADER_SIZE, fp);
+    sm_status st = SM_OK;
+    if (ferror(fp)) {
+        st = sm_seterr_(x->err, SM_ERR_IO, x->path, 0, "cannot read %s: %s", x->path,
+                        strerror(errno));
+        goto out;
+    }
+    header[got] = '\0';
+    size_t ml = strlen(SM_HEADER_MAGIC);
+    if (got < ml || memcmp(header, SM_HEADER_MAGIC, ml) != 0) {
+        st = sm_seterr_(x->err, SM_ERR_FORMAT, x->path, 0,
+                        "not a specmatch library (no specmatch header); build one with "
+                        "`specmatch library build`");
+        goto out;
+    }
+    char want[65];
+    unsigned long long want_size;
+    if (got < SM_HEADER_SIZE ||
+        sscanf(header + ml, "sha256:%64[0-9a-f]\nsize:%llu\n", want, &want_size) != 2 ||
+        strlen(want) != 64) {
+        st = sm_seterr_(x->err, SM_ERR_CHECKSUM, x->path, 0,
+                        "library file header is damaged; rebuild the library with "
+                        "`specmatch library build`");
+        goto out;
+    }
+    char hex[65];
+    uint64_t size = 0;
+    if ((st = hash_file_tail(fp, x->path, SM_HEADER_SIZE, hex, &size, x->err)) != SM_OK)
+        goto out;
+    if (size != want_size)
+        st = sm_seterr_(x->err, SM_ERR_CHECKSUM, x->path, 0,
+                        "library file is %llu bytes, its header says %llu: truncated or "
+                        "damaged; rebuild it with `specmatch library build`",
+                        (unsigned long long)size, want_size);
+    else if (strcmp(hex, want) != 0)
+        st = sm_seterr_(x->err, SM_ERR_CHECKSUM, x->path, 0,
+                        "library file does not match its checksum (file damaged or "
+                        "modified); rebuild it with `specmatch library build`");
+out:
+    fclose(fp);
+    return st;
+}
+
 static sm_status open_file(const io *x, hid_t *file)
 {
     sm_status st = SM_OK;
@@ -1172,6 +1297,8 @@ static sm_status open_file(const io *x, hid_t *file)
     if (bad)
         return sm_seterr_(x->err, SM_ERR_IO, x->path, 0, "cannot read %s: %s", x->path,
                           strerror(e));
+    if ((st = check_header(x)) != SM_OK)
+        return st;
 
 #if H5_VERSION_GE(1, 12, 0)
     htri_t is = H5Fis_accessible(x->path, H5P_DEFAULT);

@@ -155,4 +155,11 @@ void sm_content_checksum_(const sm_library *lib, char out[80]);
 sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err);
 sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_error *err);
 
+/* The specmatch header in the file's first 512 bytes (an HDF5 user block): magic,
+ * the sha256 and size of the rest of the file. Readers check it before HDF5 parses
+ * anything. sm_h5_seal_ (re)writes it for a complete file. */
+#define SM_HEADER_SIZE 512
+#define SM_HEADER_MAGIC "specmatch-library\n"
+sm_status sm_h5_seal_(const char *path, sm_error *err);
+
 #endif
