@@ -54,6 +54,7 @@ int cli_select_kernel(const char *name);
 
 int cmd_search(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_library(int argc, char **argv);
 
 #endif

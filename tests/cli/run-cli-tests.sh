@@ -135,5 +135,45 @@ check info_damaged 4 "error" -- "$SM" library info damaged.h5
 check search_missing_library 4 "nolib.h5" -- "$SM" search --library nolib.h5 "$SPECTRA/$S"
 check env_library 4 "nolib.h5" -- env SPECMATCH_LIBRARY=nolib.h5 "$SM" "$SPECTRA/$S"
 
+# convert: what was read, written back; a second pass changes nothing.
+check convert_msp 0 "2988 spectra read, 2988 written, 0 rejected" -- \
+    sh -c "'$SM' convert --to msp '$SPECTRA/swgdrug-3.4.msp' > conv1.msp"
+check convert_again 0 "" -- sh -c "'$SM' convert -q --to msp conv1.msp > conv2.msp && cmp conv1.msp conv2.msp"
+check convert_peaks_kept 0 "" -- sh -c "'$SM' convert -q --to jsonl conv1.msp | grep -c '\"type\":\"spectrum\"' | grep -qx 2988"
+check convert_fractional 0 "" -- sh -c "'$SM' convert -q --to msp '$SPECTRA/massbank-ei-not-in-library.msp' > conv3.msp && '$SM' convert -q --to msp conv3.msp | cmp - conv3.msp"
+check convert_sample_jsonl 0 "" -- "$SM" convert -q --to jsonl "$SPECTRA/$S"
+check convert_bad 3 "bad.msp:2: 'Num Peaks: 3' but 2 peaks were read" \
+    '"type":"error","index":3' -- "$SM" convert --to jsonl bad.msp
+check convert_no_to 2 "expected --to msp" -- "$SM" convert bad.msp
+check convert_help 0 "" "^usage: specmatch convert" -- "$SM" convert --help
+
+# Building over an existing library and killing the build half way leaves the old
+# library whole: killed while reading its input (a pipe it waits on), and killed at
+# whatever point a short wait reaches (reading, writing the temporary file, or done).
+cp mb.h5 keep.h5
+old_sum=$(sha256sum mb.h5 | cut -d' ' -f1)
+mkfifo slow.fifo
+"$SM" library build -q -o mb.h5 slow.fifo &
+pid=$!
+exec 9>slow.fifo
+head -c 100000 "$SPECTRA/swgdrug-3.4.msp" >&9
+sleep 0.3
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+exec 9>&-
+check kill_reading_intact 0 "" -- sh -c "[ \"\$(sha256sum mb.h5 | cut -d' ' -f1)\" = $old_sum ]"
+check kill_reading_info 0 "" "^spectra: +332$" -- "$SM" library info mb.h5
+cat "$SPECTRA/swgdrug-3.4.msp" "$SPECTRA/massbank-ei-not-in-library.msp" >big.msp
+for delay in 0.05 0.15 0.3 0.5; do
+    cp keep.h5 mb.h5
+    "$SM" library build -q -o mb.h5 big.msp &
+    pid=$!
+    sleep $delay
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    check "kill_after_${delay}s_valid" 0 "" "^spectra: +(332|7543)$" -- "$SM" library info mb.h5
+done
+rm -f mb.h5.tmp.*
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
