@@ -141,7 +141,7 @@ check convert_msp 0 "2988 spectra read, 2988 written, 0 rejected" -- \
 check convert_again 0 "" -- sh -c "'$SM' convert -q --to msp conv1.msp > conv2.msp && cmp conv1.msp conv2.msp"
 check convert_peaks_kept 0 "" -- sh -c "'$SM' convert -q --to jsonl conv1.msp | grep -c '\"type\":\"spectrum\"' | grep -qx 2988"
 check convert_fractional 0 "" -- sh -c "'$SM' convert -q --to msp '$SPECTRA/massbank-ei-not-in-library.msp' > conv3.msp && '$SM' convert -q --to msp conv3.msp | cmp - conv3.msp"
-check convert_sample_jsonl 0 "" -- "$SM" convert -q --to jsonl "$SPECTRA/$S"
+check convert_sample_jsonl 0 "" -- sh -c "cd '$SPECTRA' && '$SM' convert -q --to jsonl '$S'"
 check convert_bad 3 "bad.msp:2: 'Num Peaks: 3' but 2 peaks were read" \
     '"type":"error","index":3' -- "$SM" convert --to jsonl bad.msp
 check convert_no_to 2 "expected --to msp" -- "$SM" convert bad.msp
