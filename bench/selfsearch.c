@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     const char *path = argc > 1 ? argv[1] : SM_DEFAULT_LIBRARY;
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
-    printf("machine: %s\nkernel: scalar\nlibrary: %s\n", cpu, path);
+    printf("machine: %s\nkernel: %s\nlibrary: %s\n", cpu, sm_kernel_active(), path);
 
     sm_error e = {0};
     sm_library *lib = NULL;
@@ -73,7 +73,7 @@ int main(int argc, char **argv)
            "%zu with MF >= 998 at rank 1\n",
            n, t, (double)n / t, 1e3 * t / (double)n, rank1_self_score);
     printf("BENCH {\"library\": %zu, \"selfsearch_s\": %.3f, \"qps_1t\": %.1f, \"file_mb\": %.2f, "
-           "\"kernel\": \"scalar\"}\n", n, t, (double)n / t, file_mb);
+           "\"kernel\": \"%s\"}\n", n, t, (double)n / t, file_mb, sm_kernel_active());
     sm_searcher_free(s);
     sm_library_close(lib);
     return 0;
