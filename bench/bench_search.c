@@ -10,6 +10,8 @@
 
 #include "specmatch/specmatch.h"
 
+#include "bench_common.h"
+
 #define TOP_K 10
 #define WARMUP_QUERIES 20
 #define BW_BYTES ((size_t)512 << 20)
@@ -25,43 +27,6 @@
 #define MIB (1024.0 * 1024.0)
 
 static const char *prog = "bench_search";
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static void cpu_model(char *out, size_t cap)
-{
-    snprintf(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f == NULL)
-        return;
-    char line[512];
-    /* x86 says "model name"; some ARM kernels only "Hardware" or "Model". */
-    static const char *const keys[] = {"model name", "Hardware", "Model"};
-    int found = -1;
-    while (fgets(line, sizeof line, f)) {
-        for (int k = 0; k < 3 && (found < 0 || k < found); k++) {
-            if (strncmp(line, keys[k], strlen(keys[k])) == 0) {
-                char *p = strchr(line, ':');
-                if (p == NULL)
-                    continue;
-                p++;
-                while (*p == ' ' || *p == '\t')
-                    p++;
-                p[strcspn(p, "\n")] = '\0';
-                snprintf(out, cap, "%s", p);
-                found = k;
-            }
-        }
-        if (found == 0)
-            break;
-    }
-    fclose(f);
-}
 
 /* VmRSS and VmHWM of this process in MiB; -1 when /proc is not there. */
 static void memory_mb(double *rss, double *hwm)

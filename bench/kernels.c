@@ -7,6 +7,8 @@
 #include "kernels/kernels.h"
 #include "specmatch/specmatch.h"
 
+#include "bench_common.h"
+
 #define TARGET_S 0.2 /* per measurement, split between RUNS runs (the best is kept) */
 #define RUNS 3
 #define AXPY_BIG 16384
@@ -24,12 +26,6 @@ static uint16_t idx[SPARSE_N], val[SPARSE_N];
 /* Every result ends here, so the compiler cannot drop the calls. */
 static volatile float sink;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Seconds for reps calls of op. */
 static double run(const sm_kernel *k, int op, size_t reps)
@@ -78,28 +74,6 @@ static double ns_per_call(const sm_kernel *k, int op)
     return best * 1e9 / (double)reps;
 }
 
-static void cpu_model(char *out, size_t cap)
-{
-    snprintf(out, cap, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (f == NULL)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        /* x86: "model name"; some ARM kernels only give "CPU part" or "Hardware". */
-        if (strncmp(line, "model name", 10) == 0 || strncmp(line, "Hardware", 8) == 0) {
-            char *p = strchr(line, ':');
-            if (p == NULL)
-                continue;
-            for (p++; *p == ' ' || *p == '\t'; p++)
-                ;
-            p[strcspn(p, "\r\n")] = '\0';
-            snprintf(out, cap, "%s", p);
-            break;
-        }
-    }
-    fclose(f);
-}
 
 static uint32_t lcg_state = 42u;
 static uint32_t lcg(void)

@@ -45,6 +45,20 @@ static const char *const msp_keys[SM_FIELD_COUNT] = {
     "Name", "Synon", "InChIKey", "Formula", "CASNO", "ID", "Comment", "License",
 };
 
+/* MW and ExactMass lines, where the record has them (after the formula). */
+static void put_masses(const sm_spectrum *s)
+{
+    const char *key[2] = {"MW", "ExactMass"};
+    double v[2] = {s->mw, s->exact_mass};
+    for (int j = 0; j < 2; j++) {
+        if (isnan(v[j]))
+            continue;
+        printf("%s: ", key[j]);
+        put_num(stdout, v[j]);
+        putchar('\n');
+    }
+}
+
 static void write_msp(const sm_spectrum *s)
 {
     for (int f = 0; f < SM_FIELD_COUNT; f++) {
@@ -59,31 +73,11 @@ static void write_msp(const sm_spectrum *s)
             printf("%s: %.*s\n", msp_keys[f], (int)len, p);
             p = nl ? nl + 1 : NULL;
         } while (p);
-        if (f == SM_FIELD_FORMULA) {
-            if (!isnan(s->mw)) {
-                fputs("MW: ", stdout);
-                put_num(stdout, s->mw);
-                putchar('\n');
-            }
-            if (!isnan(s->exact_mass)) {
-                fputs("ExactMass: ", stdout);
-                put_num(stdout, s->exact_mass);
-                putchar('\n');
-            }
-        }
+        if (f == SM_FIELD_FORMULA)
+            put_masses(s);
     }
-    if (s->field[SM_FIELD_FORMULA] == NULL) {
-        if (!isnan(s->mw)) {
-            fputs("MW: ", stdout);
-            put_num(stdout, s->mw);
-            putchar('\n');
-        }
-        if (!isnan(s->exact_mass)) {
-            fputs("ExactMass: ", stdout);
-            put_num(stdout, s->exact_mass);
-            putchar('\n');
-        }
-    }
+    if (s->field[SM_FIELD_FORMULA] == NULL)
+        put_masses(s);
     printf("Num Peaks: %zu\n", s->n_peaks);
     for (size_t k = 0; k < s->n_peaks; k++) {
         put_num(stdout, s->peaks[k].mz);

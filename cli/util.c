@@ -11,27 +11,28 @@
 
 int cli_verbosity = 1;
 
-void cli_msg(const char *fmt, ...)
+static void vmsg(int level, const char *fmt, va_list ap)
 {
-    if (cli_verbosity < 1)
+    if (cli_verbosity < level)
         return;
-    va_list ap;
-    va_start(ap, fmt);
     fputs("specmatch: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+}
+
+void cli_msg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg(1, fmt, ap);
     va_end(ap);
 }
 
 void cli_verbose(const char *fmt, ...)
 {
-    if (cli_verbosity < 2)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("specmatch: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vmsg(2, fmt, ap);
     va_end(ap);
 }
 

@@ -3,6 +3,20 @@
 
 #include "sm_internal.h"
 
+/* MF = 1000 (n1 T1 + n2 T2) / (n1 + n2) - 0.5, or 1000 T1 - 0.5 without ratios. */
+static inline double mf_from_sums(double sum_ul, double sum_uu, double sum_ll, double sum_rm,
+                                  long sum_m, long n1, long n2)
+{
+    if (n1 == 0)
+        return -0.5;
+    double t1 = sum_ul * sum_ul / (sum_uu * sum_ll);
+    if (sum_m > 0) {
+        double t2 = sum_rm / (double)sum_m;
+        return 1000.0 * ((double)n1 * t1 + (double)n2 * t2) / (double)(n1 + n2) - 0.5;
+    }
+    return 1000.0 * t1 - 0.5;
+}
+
 /* Stein & Scott, JASMS 1994, 5:859, with the details of NIST MS Search that
  * Samokhin (JASMS 2024, 35:3178) established and mssearchr reproduces:
  *  - the spectrum that starts at the lower m/z is cut to the other's first m/z;
@@ -73,14 +87,7 @@ double sm_match_factor(sm_nominal u, sm_nominal l, int reverse)
             il++;
         }
     }
-    if (n1 == 0)
-        return -0.5;
-    double t1 = sum_ul * sum_ul / (sum_uu * sum_ll);
-    if (sum_m > 0) {
-        double t2 = sum_rm / (double)sum_m;
-        return 1000.0 * ((double)n1 * t1 + (double)n2 * t2) / (double)(n1 + n2) - 0.5;
-    }
-    return 1000.0 * t1 - 0.5;
+    return mf_from_sums(sum_ul, sum_uu, sum_ll, sum_rm, sum_m, n1, n2);
 }
 
 int sm_mf_display(double mf)
@@ -174,12 +181,5 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
         prev_l = sl;
         prev_m = m;
     }
-    if (n1 == 0)
-        return -0.5;
-    double t1 = sum_ul * sum_ul / (sum_uu * sum_ll);
-    if (sum_m > 0) {
-        double t2 = sum_rm / (double)sum_m;
-        return 1000.0 * ((double)n1 * t1 + (double)n2 * t2) / (double)(n1 + n2) - 0.5;
-    }
-    return 1000.0 * t1 - 0.5;
+    return mf_from_sums(sum_ul, sum_uu, sum_ll, sum_rm, sum_m, n1, n2);
 }
