@@ -52,6 +52,9 @@ void cli_tsv_str(FILE *out, const char *s);
  * reports a bad name and returns EXIT_USAGE. */
 int cli_select_kernel(const char *name);
 
+/* Parses --input-format NAME; reports a bad name and returns EXIT_USAGE. */
+int cli_input_format(const char *name, sm_format *out);
+
 int cmd_search(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

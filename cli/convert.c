@@ -10,7 +10,8 @@ static void usage(FILE *out)
 {
     fputs("usage: specmatch convert --to msp|jsonl [options] INPUT...\n"
           "\n"
-          "Reads spectra and writes them to standard output exactly as read (peaks\n"
+          "Reads spectra (MSP, AMDIS MSL, JCAMP-DX, peak tables) and writes them to\n"
+          "standard output exactly as read (peaks\n"
           "unchanged, not preprocessed), as MSP or as JSON Lines. INPUT is a file, a\n"
           "directory (its files) or - for standard input. A spectrum that cannot be read\n"
           "is reported on stderr (and as an error record in JSON Lines); the others go on.\n"
@@ -18,6 +19,7 @@ static void usage(FILE *out)
           "options:\n"
           "  -t, --to FMT     msp or jsonl (required)\n"
           "  -r, --recursive  read directories recursively\n"
+          "      --input-format F  msp, msl, jcamp or peaks (default: from the content)\n"
           "  -q, --quiet      only errors on stderr\n"
           "  -h, --help       this help\n"
           "\n"
@@ -123,12 +125,14 @@ int cmd_convert(int argc, char **argv)
     static const struct option opts[] = {
         {"to", required_argument, NULL, 't'},
         {"recursive", no_argument, NULL, 'r'},
+        {"input-format", required_argument, NULL, 'I'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int to = -1; /* 0 msp, 1 jsonl */
     bool recursive = false;
+    sm_format input_format = SM_FORMAT_AUTO;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "t:rqh", opts, NULL)) != -1) {
@@ -144,6 +148,10 @@ int cmd_convert(int argc, char **argv)
             }
             break;
         case 'r': recursive = true; break;
+        case 'I':
+            if (cli_input_format(optarg, &input_format) != EXIT_OK)
+                return EXIT_USAGE;
+            break;
         case 'q': cli_verbosity = 0; break;
         case 'h': usage(stdout); return EXIT_OK;
         default:
@@ -165,7 +173,7 @@ int cmd_convert(int argc, char **argv)
     for (size_t f = 0; f < in.n; f++) {
         sm_error err = {0};
         sm_reader *r = NULL;
-        sm_status st = sm_reader_open(in.paths[f], &r, &err);
+        sm_status st = sm_reader_open_format(in.paths[f], input_format, &r, &err);
         if (st != SM_OK) {
             cli_report(&err);
             code = cli_worse(code, cli_exit_for(st));

@@ -9,7 +9,8 @@ static void usage_build(FILE *out)
 {
     fputs("usage: specmatch library build -o LIB.h5 [options] SPECTRA.msp...\n"
           "\n"
-          "Builds a reference library file (HDF5, see docs/FORMAT.md) from MSP files.\n"
+          "Builds a reference library file (HDF5, see docs/FORMAT.md) from spectrum\n"
+          "files (MSP, AMDIS MSL, JCAMP-DX, peak tables).\n"
           "Each source file's sha256 is kept in the library. The file is written to a\n"
           "temporary name and renamed into place, so an old library stays intact until\n"
           "the new one is complete.\n"
@@ -17,6 +18,7 @@ static void usage_build(FILE *out)
           "options:\n"
           "  -o, --output FILE    library file to write (required)\n"
           "      --skip-bad       leave out spectra that cannot be read (each is reported)\n"
+          "      --input-format F msp, msl, jcamp or peaks (default: from the content)\n"
           "                       instead of failing the build\n"
           "  -q, --quiet          only errors on stderr\n"
           "  -v, --verbose        more messages\n"
@@ -53,6 +55,7 @@ static int cmd_build(int argc, char **argv)
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"skip-bad", no_argument, NULL, 'S'},
+        {"input-format", required_argument, NULL, 'I'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -60,12 +63,17 @@ static int cmd_build(int argc, char **argv)
     };
     const char *output = NULL;
     bool skip_bad = false;
+    sm_format input_format = SM_FORMAT_AUTO;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
         switch (opt) {
         case 'o': output = optarg; break;
         case 'S': skip_bad = true; break;
+        case 'I':
+            if (cli_input_format(optarg, &input_format) != EXIT_OK)
+                return EXIT_USAGE;
+            break;
         case 'q': cli_verbosity = 0; break;
         case 'v': cli_verbosity = 2; break;
         case 'h': usage_build(stdout); return EXIT_OK;
@@ -101,7 +109,7 @@ static int cmd_build(int argc, char **argv)
     for (size_t f = 0; f < in.n; f++) {
         const char *path = in.paths[f];
         sm_reader *r = NULL;
-        sm_status st = sm_reader_open(path, &r, &err);
+        sm_status st = sm_reader_open_format(path, input_format, &r, &err);
         if (st != SM_OK) {
             cli_report(&err);
             code = cli_worse(code, cli_exit_for(st));

@@ -20,6 +20,7 @@ typedef struct search_ctx {
     size_t rejected;
     size_t unmatched;
     unsigned threads;  /* 0: all cores */
+    sm_format input_format;
     bool progress;
 } search_ctx;
 
@@ -29,8 +30,10 @@ static void usage(FILE *out)
         "usage: specmatch search [options] QUERY...\n"
         "       specmatch QUERY...            (search is the default command)\n"
         "\n"
-        "Identifies each spectrum of the query files (MSP) against a reference library.\n"
-        "QUERY is a file, a directory (its files), or - for standard input.\n"
+        "Identifies each spectrum of the query files against a reference library.\n"
+        "QUERY is a file (MSP, AMDIS MSL, JCAMP-DX or a two-column m/z,intensity peak\n"
+        "table, recognized from its content), a directory (its files), or - for\n"
+        "standard input.\n"
         "\n"
         "options:\n"
         "  -l, --library FILE.h5   reference library (default: $SPECMATCH_LIBRARY, else the\n"
@@ -40,6 +43,8 @@ static void usage(FILE *out)
         "      --min-mf N          report only hits with MF >= N (0-999, default 0)\n"
         "      --fail-no-match     exit 1 when a query has no hit at or above --min-mf\n"
         "  -r, --recursive         read directories recursively\n"
+        "      --input-format F    msp, msl, jcamp or peaks (default: recognized from\n"
+        "                          the content)\n"
         "  -j, --threads N         search threads (default 0: one per core)\n"
         "      --kernel NAME       force a SIMD kernel (see 'specmatch kernels'); also\n"
         "                          SPECMATCH_KERNEL=NAME\n"
@@ -276,7 +281,7 @@ static int search_file(search_ctx *c, const char *path)
 {
     sm_error err = {0};
     sm_reader *r = NULL;
-    sm_status st = sm_reader_open(path, &r, &err);
+    sm_status st = sm_reader_open_format(path, c->input_format, &r, &err);
     if (st != SM_OK) {
         emit_error(c, &err, false, 0);
         return cli_exit_for(st);
@@ -357,6 +362,7 @@ int cmd_search(int argc, char **argv)
         {"recursive", no_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 'j'},
         {"kernel", required_argument, NULL, 'K'},
+        {"input-format", required_argument, NULL, 'I'},
         {"progress", no_argument, NULL, 'P'},
         {"no-progress", no_argument, NULL, 'N'},
         {"quiet", no_argument, NULL, 'q'},
@@ -427,6 +433,10 @@ int cmd_search(int argc, char **argv)
         }
         case 'K':
             kernel = optarg;
+            break;
+        case 'I':
+            if (cli_input_format(optarg, &c.input_format) != EXIT_OK)
+                return EXIT_USAGE;
             break;
         case 'P':
             progress_opt = 1;

@@ -293,3 +293,13 @@ int cli_select_kernel(const char *name)
     }
     return EXIT_OK;
 }
+
+int cli_input_format(const char *name, sm_format *out)
+{
+    sm_error err = {0};
+    if (sm_format_from_name(name, out, &err) != SM_OK) {
+        cli_errorf("--input-format: %s", err.message);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}

@@ -1,4 +1,4 @@
-/* msp.c — streaming reader for NIST MSP text spectra (MS Search, SWGDRUG, MassBank, MS-DIAL exports). */
+/* msp.c — the streaming spectrum reader: lines, format dispatch, and the NIST MSP / AMDIS MSL parser (MS Search, SWGDRUG, MassBank, MS-DIAL exports). */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -6,28 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "sm_internal.h"
-
-/* Largest abundance accepted: beyond any detector's count range, so a value this
- * big is a broken export, not a spectrum. */
-#define SM_MAX_INTENSITY 1e15
+#include "formats.h"
 
 enum rec_state { ST_IDLE, ST_FIELDS, ST_PEAKS };
-
-struct sm_reader {
-    FILE *fp;
-    bool owns_fp;
-    char *label;            /* file name used in messages */
-    char *buf;              /* current line, NUL-terminated, CR/LF stripped */
-    size_t len;
-    unsigned long lineno;   /* line number of buf */
-    bool have_line;         /* buf holds a line not consumed yet (push-back) */
-    bool eof;
-    bool io_error;
-    bool line_too_long;
-    bool line_has_nul;
-    size_t records;
-};
 
 static const char *const field_names[SM_FIELD_COUNT] = {
     "name", "synonyms", "inchikey", "formula", "cas", "id", "comment", "license",
@@ -55,48 +36,13 @@ void sm_spectrum_clear(sm_spectrum *s)
     sm_spectrum_init(s);
 }
 
-static sm_status reader_new(FILE *fp, bool owns, const char *label, sm_reader **out,
-                            sm_error *err)
+static void free_saved(sm_reader *r)
 {
-    sm_reader *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return sm_seterr_(err, SM_ERR_NOMEM, label, 0, "out of memory");
-    r->buf = malloc(SM_MAX_LINE + 2);
-    r->label = strdup(label);
-    if (r->buf == NULL || r->label == NULL) {
-        free(r->buf);
-        free(r->label);
-        free(r);
-        return sm_seterr_(err, SM_ERR_NOMEM, label, 0, "out of memory");
-    }
-    r->fp = fp;
-    r->owns_fp = owns;
-    *out = r;
-    return SM_OK;
-}
-
-sm_status sm_reader_open(const char *path, sm_reader **out, sm_error *err)
-{
-    *out = NULL;
-    if (path == NULL)
-        return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no path given");
-    if (strcmp(path, "-") == 0)
-        return reader_new(stdin, false, "<stdin>", out, err);
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL)
-        return sm_seterr_(err, SM_ERR_IO, path, 0, "cannot open: %s", strerror(errno));
-    sm_status st = reader_new(fp, true, path, out, err);
-    if (st != SM_OK)
-        fclose(fp);
-    return st;
-}
-
-sm_status sm_reader_open_stream(FILE *fp, const char *label, sm_reader **out, sm_error *err)
-{
-    *out = NULL;
-    if (fp == NULL)
-        return sm_seterr_(err, SM_ERR_ARG, label, 0, "no stream given");
-    return reader_new(fp, false, label ? label : "<stream>", out, err);
+    for (size_t i = 0; i < r->n_saved; i++)
+        free(r->saved[i].text);
+    free(r->saved);
+    r->saved = NULL;
+    r->n_saved = r->cap_saved = r->next_saved = 0;
 }
 
 void sm_reader_close(sm_reader *r)
@@ -105,9 +51,78 @@ void sm_reader_close(sm_reader *r)
         return;
     if (r->owns_fp)
         fclose(r->fp);
+    free_saved(r);
     free(r->buf);
     free(r->label);
     free(r);
+}
+
+static sm_status reader_new(FILE *fp, bool owns, const char *label, sm_format fmt,
+                            sm_reader **out, sm_error *err)
+{
+    if ((unsigned)fmt > SM_FORMAT_PEAKTABLE) {
+        if (owns)
+            fclose(fp);
+        return sm_seterr_(err, SM_ERR_ARG, label, 0, "unknown input format number %d",
+                          (int)fmt);
+    }
+    sm_reader *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        if (owns)
+            fclose(fp);
+        return sm_seterr_(err, SM_ERR_NOMEM, label, 0, "out of memory");
+    }
+    r->fp = fp;
+    r->owns_fp = owns;
+    r->buf = malloc(SM_MAX_LINE + 2);
+    r->label = strdup(label);
+    if (r->buf == NULL || r->label == NULL) {
+        sm_reader_close(r);
+        return sm_seterr_(err, SM_ERR_NOMEM, label, 0, "out of memory");
+    }
+    r->format = fmt;
+    if (fmt == SM_FORMAT_AUTO) {
+        sm_status st = sm_detect_format_(r, err);
+        if (st != SM_OK) {
+            sm_reader_close(r);
+            return st;
+        }
+    }
+    *out = r;
+    return SM_OK;
+}
+
+sm_status sm_reader_open_format(const char *path, sm_format fmt, sm_reader **out,
+                                sm_error *err)
+{
+    *out = NULL;
+    if (path == NULL)
+        return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no path given");
+    if (strcmp(path, "-") == 0)
+        return reader_new(stdin, false, "<stdin>", fmt, out, err);
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL)
+        return sm_seterr_(err, SM_ERR_IO, path, 0, "cannot open: %s", strerror(errno));
+    return reader_new(fp, true, path, fmt, out, err);
+}
+
+sm_status sm_reader_open(const char *path, sm_reader **out, sm_error *err)
+{
+    return sm_reader_open_format(path, SM_FORMAT_AUTO, out, err);
+}
+
+sm_status sm_reader_open_stream_format(FILE *fp, const char *label, sm_format fmt,
+                                       sm_reader **out, sm_error *err)
+{
+    *out = NULL;
+    if (fp == NULL)
+        return sm_seterr_(err, SM_ERR_ARG, label, 0, "no stream given");
+    return reader_new(fp, false, label ? label : "<stream>", fmt, out, err);
+}
+
+sm_status sm_reader_open_stream(FILE *fp, const char *label, sm_reader **out, sm_error *err)
+{
+    return sm_reader_open_stream_format(fp, label, SM_FORMAT_AUTO, out, err);
 }
 
 size_t sm_reader_records(const sm_reader *r)
@@ -115,14 +130,27 @@ size_t sm_reader_records(const sm_reader *r)
     return r->records;
 }
 
-/* Reads the next line into r->buf. Returns false at end of input. A line longer
- * than SM_MAX_LINE is consumed whole and flagged, never split into two. */
-static bool read_line(sm_reader *r)
+sm_format sm_reader_format(const sm_reader *r)
 {
-    if (r->have_line) {
-        r->have_line = false;
-        return true;
+    return r ? r->format : SM_FORMAT_AUTO;
+}
+
+sm_status sm_reader_next(sm_reader *r, sm_spectrum *s, sm_error *err)
+{
+    switch (r->format) {
+    case SM_FORMAT_JCAMP:
+        return sm_jcamp_next_(r, s, err);
+    case SM_FORMAT_PEAKTABLE:
+        return sm_table_next_(r, s, err);
+    default:
+        return sm_msp_next_(r, s, err);
     }
+}
+
+/* Reads a line from the stream into r->buf. A line longer than SM_MAX_LINE is
+ * consumed whole and flagged, never split into two. */
+static bool read_raw_line(sm_reader *r)
+{
     if (r->eof)
         return false;
     size_t n = 0;
@@ -152,7 +180,7 @@ static bool read_line(sm_reader *r)
         n--;
     r->buf[n] = '\0';
     r->len = n;
-    r->lineno++;
+    r->lineno = ++r->raw_lines;
     /* A UTF-8 byte order mark before the first record is not content. */
     if (r->lineno == 1 && n >= 3 && (unsigned char)r->buf[0] == 0xEF &&
         (unsigned char)r->buf[1] == 0xBB && (unsigned char)r->buf[2] == 0xBF) {
@@ -162,14 +190,69 @@ static bool read_line(sm_reader *r)
     return true;
 }
 
-static bool is_blank(const char *s)
+bool sm_read_line_(sm_reader *r)
+{
+    if (r->have_line) {
+        r->have_line = false;
+        return true;
+    }
+    if (r->next_saved < r->n_saved) {
+        sm_saved_line *l = &r->saved[r->next_saved++];
+        memcpy(r->buf, l->text, l->len + 1);
+        r->len = l->len;
+        r->lineno = l->lineno;
+        r->line_too_long = l->too_long;
+        r->line_has_nul = l->has_nul;
+        if (r->next_saved == r->n_saved)
+            free_saved(r);
+        return true;
+    }
+    return read_raw_line(r);
+}
+
+sm_status sm_save_line_(sm_reader *r, sm_error *err)
+{
+    if (r->n_saved == r->cap_saved) {
+        size_t cap = r->cap_saved ? r->cap_saved * 2 : 16;
+        sm_saved_line *p = realloc(r->saved, cap * sizeof *p);
+        if (p == NULL)
+            return sm_seterr_(err, SM_ERR_NOMEM, r->label, r->lineno, "out of memory");
+        r->saved = p;
+        r->cap_saved = cap;
+    }
+    sm_saved_line *l = &r->saved[r->n_saved];
+    l->text = malloc(r->len + 1);
+    if (l->text == NULL)
+        return sm_seterr_(err, SM_ERR_NOMEM, r->label, r->lineno, "out of memory");
+    memcpy(l->text, r->buf, r->len + 1);
+    l->len = r->len;
+    l->lineno = r->lineno;
+    l->too_long = r->line_too_long;
+    l->has_nul = r->line_has_nul;
+    r->n_saved++;
+    r->next_saved = r->n_saved;
+    return SM_OK;
+}
+
+sm_status sm_line_check_(sm_reader *r, sm_error *err)
+{
+    if (r->line_too_long)
+        return sm_seterr_(err, SM_ERR_LIMIT, r->label, r->lineno,
+                          "line longer than %d bytes (the limit)", SM_MAX_LINE);
+    if (r->line_has_nul)
+        return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
+                          "NUL byte in text; expected a text file, not binary data");
+    return SM_OK;
+}
+
+bool sm_is_blank_(const char *s)
 {
     while (*s == ' ' || *s == '\t')
         s++;
     return *s == '\0';
 }
 
-static char *trim(char *s)
+char *sm_trim_(char *s)
 {
     while (*s == ' ' || *s == '\t')
         s++;
@@ -181,7 +264,7 @@ static char *trim(char *s)
 
 /* "Key: value" where the key starts with a letter and holds no digit-only prefix.
  * On success *key and *value point into the line (the line is modified). */
-static bool split_field(char *line, char **key, char **value)
+bool sm_split_field_(char *line, char **key, char **value)
 {
     char *s = line;
     while (*s == ' ' || *s == '\t')
@@ -192,8 +275,8 @@ static bool split_field(char *line, char **key, char **value)
     if (colon == NULL)
         return false;
     *colon = '\0';
-    *key = trim(s);
-    *value = trim(colon + 1);
+    *key = sm_trim_(s);
+    *value = sm_trim_(colon + 1);
     return true;
 }
 
@@ -202,8 +285,7 @@ static bool key_is(const char *key, const char *name)
     return strcasecmp(key, name) == 0;
 }
 
-/* The record starts with a Name: line (any case) or we are between records. */
-static bool line_starts_record(const char *line)
+bool sm_line_starts_record_(const char *line)
 {
     while (*line == ' ' || *line == '\t')
         line++;
@@ -215,47 +297,97 @@ static bool line_starts_record(const char *line)
     return *line == ':';
 }
 
-/* Skips to the end of the current record so that the next call starts clean. */
-static void resync(sm_reader *r)
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF), 0 when the byte at p does not start one. */
+static size_t utf8_seq(const unsigned char *p)
 {
-    while (read_line(r)) {
-        if (is_blank(r->buf))
-            return;
-        if (line_starts_record(r->buf)) {
-            r->have_line = true;
-            return;
-        }
+    unsigned char c = p[0];
+    if (c < 0x80)
+        return 1;
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
     }
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
 }
 
-static sm_status set_field(sm_spectrum *s, sm_field f, const char *value, bool append,
-                           sm_reader *r, sm_error *err)
+char *sm_utf8_dup_(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    /* each byte becomes at most two */
+    char *out = malloc(2 * n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    while (*p) {
+        size_t k = utf8_seq(p);
+        if (k > 0) {
+            memcpy(out + o, p, k);
+            o += k;
+            p += k;
+        } else {
+            out[o++] = (char)(0xC0 | (*p >> 6));
+            out[o++] = (char)(0x80 | (*p & 0x3F));
+            p++;
+        }
+    }
+    out[o] = '\0';
+    char *shrunk = realloc(out, o + 1);
+    return shrunk ? shrunk : out;
+}
+
+sm_status sm_set_field_(sm_spectrum *s, sm_field f, const char *value, bool append,
+                        sm_reader *r, sm_error *err)
 {
     char *old = s->field[f];
-    if (old != NULL && append && *value != '\0') {
-        size_t a = strlen(old), b = strlen(value);
-        char *p = realloc(old, a + b + 2);
-        if (p == NULL)
-            return sm_seterr_(err, SM_ERR_NOMEM, r->label, r->lineno, "out of memory");
-        p[a] = '\n';
-        memcpy(p + a + 1, value, b + 1);
-        s->field[f] = p;
-        return SM_OK;
-    }
     if (old != NULL && !append)
         return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
                           "field '%s' appears twice in one spectrum record; expected "
                           "one per record", sm_field_name(f));
-    if (old != NULL)
+    if (old != NULL && *value == '\0')
         return SM_OK;
-    s->field[f] = strdup(value);
-    if (s->field[f] == NULL)
+    char *v = sm_utf8_dup_(value);
+    if (v == NULL)
         return sm_seterr_(err, SM_ERR_NOMEM, r->label, r->lineno, "out of memory");
+    if (old == NULL) {
+        s->field[f] = v;
+        return SM_OK;
+    }
+    size_t a = strlen(old), b = strlen(v);
+    char *p = realloc(old, a + b + 2);
+    if (p == NULL) {
+        free(v);
+        return sm_seterr_(err, SM_ERR_NOMEM, r->label, r->lineno, "out of memory");
+    }
+    p[a] = '\n';
+    memcpy(p + a + 1, v, b + 1);
+    free(v);
+    s->field[f] = p;
     return SM_OK;
 }
 
-/* Strict decimal number: no hex, no inf/nan words, nothing trailing. */
-static bool parse_number(const char *tok, size_t len, double *out)
+bool sm_parse_number_(const char *tok, size_t len, double *out)
 {
     char tmp[64];
     if (len == 0 || len >= sizeof tmp)
@@ -301,20 +433,15 @@ static bool parse_number(const char *tok, size_t len, double *out)
     return isfinite(v);
 }
 
-static sm_status parse_value(const char *key, const char *value, double *out, sm_reader *r,
-                             sm_error *err)
+sm_status sm_add_peak_(sm_spectrum *s, double mz, double in, sm_reader *r, sm_error *err)
 {
-    double v;
-    if (!parse_number(value, strlen(value), &v) || v < 0)
+    if (!isfinite(mz) || mz <= 0 || mz > SM_MAX_MZ)
         return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
-                          "expected a non-negative number for '%s', found '%.40s'", key,
-                          value);
-    *out = v;
-    return SM_OK;
-}
-
-static sm_status push_peak(sm_spectrum *s, double mz, double in, sm_reader *r, sm_error *err)
-{
+                          "m/z %g out of range; expected 0 < m/z <= %g", mz, SM_MAX_MZ);
+    if (!isfinite(in) || in < 0 || in > SM_MAX_INTENSITY)
+        return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
+                          "abundance %g at m/z %g out of range; expected 0 <= "
+                          "abundance <= %g", in, mz, SM_MAX_INTENSITY);
     if (s->n_peaks >= SM_MAX_PEAKS)
         return sm_seterr_(err, SM_ERR_LIMIT, r->label, r->lineno,
                           "more than %d peaks in one spectrum (the limit)", SM_MAX_PEAKS);
@@ -332,15 +459,70 @@ static sm_status push_peak(sm_spectrum *s, double mz, double in, sm_reader *r, s
     return SM_OK;
 }
 
-/* One line of peak data: "m/z abundance" pairs separated by blanks, tabs or ';',
- * each pair optionally followed by an annotation in double quotes. */
+/* ------------------------------------------------------------------ */
+/* MSP and MSL records                                                 */
+
+/* Skips to the end of the current record so that the next call starts clean. */
+static void resync(sm_reader *r)
+{
+    while (sm_read_line_(r)) {
+        if (sm_is_blank_(r->buf))
+            return;
+        if (sm_line_starts_record_(r->buf)) {
+            r->have_line = true;
+            return;
+        }
+    }
+}
+
+static sm_status parse_value(const char *key, const char *value, double *out, sm_reader *r,
+                             sm_error *err)
+{
+    double v;
+    if (!sm_parse_number_(value, strlen(value), &v) || v < 0)
+        return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
+                          "expected a non-negative number for '%s', found '%.40s'", key,
+                          value);
+    *out = v;
+    return SM_OK;
+}
+
+static bool peak_sep(char c)
+{
+    return c == ' ' || c == '\t' || c == ';' || c == ',';
+}
+
+/* One line of peak data: "m/z abundance" pairs separated by blanks, tabs, ',' or
+ * ';' (NIST MS Search writes "41 100; 43 999;"), each pair optionally followed by an
+ * annotation in double quotes, or AMDIS MSL pairs in parentheses "(  41  100)". */
 static sm_status parse_peak_line(sm_reader *r, sm_spectrum *s, sm_error *err)
 {
     const char *p = r->buf;
     double pending = 0;
     bool have_mz = false;
+    bool in_paren = false;
+    size_t paren_first = 0;  /* peaks before the open parenthesis */
     while (*p) {
-        if (*p == ' ' || *p == '\t' || *p == ';' || *p == ',') {
+        if (peak_sep(*p)) {
+            p++;
+            continue;
+        }
+        if (*p == '(') {
+            if (in_paren || have_mz)
+                return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
+                                  "unexpected '(' in peak data; expected '(m/z abundance)' "
+                                  "pairs");
+            in_paren = true;
+            paren_first = s->n_peaks;
+            p++;
+            continue;
+        }
+        if (*p == ')') {
+            if (!in_paren || have_mz || s->n_peaks != paren_first + 1)
+                return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
+                                  "unexpected ')' in peak data; expected one "
+                                  "'(m/z abundance)' pair in each pair of parentheses");
+            in_paren = false;
             p++;
             continue;
         }
@@ -357,10 +539,10 @@ static sm_status parse_peak_line(sm_reader *r, sm_spectrum *s, sm_error *err)
             continue;
         }
         const char *t = p;
-        while (*p && *p != ' ' && *p != '\t' && *p != ';' && *p != ',' && *p != '"')
+        while (*p && !peak_sep(*p) && *p != '"' && *p != '(' && *p != ')')
             p++;
         double v;
-        if (!parse_number(t, (size_t)(p - t), &v))
+        if (!sm_parse_number_(t, (size_t)(p - t), &v))
             return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
                               "expected a number in peak data, found '%.*s'",
                               (int)((p - t) > 40 ? 40 : (p - t)), t);
@@ -372,11 +554,7 @@ static sm_status parse_peak_line(sm_reader *r, sm_spectrum *s, sm_error *err)
             pending = v;
             have_mz = true;
         } else {
-            if (v < 0 || v > SM_MAX_INTENSITY)
-                return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
-                                  "abundance %g at m/z %g out of range; expected 0 <= "
-                                  "abundance <= %g", v, pending, SM_MAX_INTENSITY);
-            sm_status st = push_peak(s, pending, v, r, err);
+            sm_status st = sm_add_peak_(s, pending, v, r, err);
             if (st != SM_OK)
                 return st;
             have_mz = false;
@@ -385,6 +563,9 @@ static sm_status parse_peak_line(sm_reader *r, sm_spectrum *s, sm_error *err)
     if (have_mz)
         return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
                           "m/z %g has no abundance; expected 'm/z abundance' pairs", pending);
+    if (in_paren)
+        return sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
+                          "'(' without ')' in peak data; expected '(m/z abundance)' pairs");
     return SM_OK;
 }
 
@@ -404,16 +585,17 @@ static sm_status finish_record(sm_reader *r, sm_spectrum *s, long declared,
     return SM_OK;
 }
 
-sm_status sm_reader_next(sm_reader *r, sm_spectrum *s, sm_error *err)
+sm_status sm_msp_next_(sm_reader *r, sm_spectrum *s, sm_error *err)
 {
     sm_spectrum_clear(s);
     enum rec_state state = ST_IDLE;
     long declared = -1;
     unsigned long decl_line = 0;
+    bool id_from_nist = false;  /* the id came from NIST#, a DB# or ID replaces it */
     sm_status st = SM_OK;
 
     for (;;) {
-        if (!read_line(r)) {
+        if (!sm_read_line_(r)) {
             if (r->io_error)
                 return sm_seterr_(err, SM_ERR_IO, r->label, r->lineno, "read error: %s",
                                   strerror(errno));
@@ -425,21 +607,16 @@ sm_status sm_reader_next(sm_reader *r, sm_spectrum *s, sm_error *err)
         if (r->line_too_long || r->line_has_nul) {
             if (state == ST_IDLE)
                 r->records++;
-            if (r->line_too_long)
-                st = sm_seterr_(err, SM_ERR_LIMIT, r->label, r->lineno,
-                                "line longer than %d bytes (the limit)", SM_MAX_LINE);
-            else
-                st = sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
-                                "NUL byte in text; expected a text file, not binary data");
+            st = sm_line_check_(r, err);
             goto fail;
         }
-        if (is_blank(r->buf)) {
+        if (sm_is_blank_(r->buf)) {
             if (state == ST_IDLE)
                 continue;
             return finish_record(r, s, declared, decl_line, err);
         }
         if (state == ST_PEAKS) {
-            if (line_starts_record(r->buf)) {
+            if (sm_line_starts_record_(r->buf)) {
                 /* next record follows without a blank line */
                 r->have_line = true;
                 return finish_record(r, s, declared, decl_line, err);
@@ -449,13 +626,13 @@ sm_status sm_reader_next(sm_reader *r, sm_spectrum *s, sm_error *err)
                 goto fail;
             continue;
         }
-        if (state == ST_FIELDS && line_starts_record(r->buf) && s->field[SM_FIELD_NAME]) {
+        if (state == ST_FIELDS && sm_line_starts_record_(r->buf) && s->field[SM_FIELD_NAME]) {
             r->have_line = true;
             return sm_seterr_(err, SM_ERR_PARSE, r->label, s->line,
                               "spectrum record has no 'Num Peaks:' line and no peaks");
         }
         char *key, *value;
-        if (!split_field(r->buf, &key, &value)) {
+        if (!sm_split_field_(r->buf, &key, &value)) {
             if (state == ST_IDLE)
                 r->records++;
             st = sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
@@ -471,24 +648,44 @@ sm_status sm_reader_next(sm_reader *r, sm_spectrum *s, sm_error *err)
             r->records++;
         }
         if (key_is(key, "Name")) {
-            st = set_field(s, SM_FIELD_NAME, value, false, r, err);
+            st = sm_set_field_(s, SM_FIELD_NAME, value, false, r, err);
         } else if (key_is(key, "Synon") || key_is(key, "Synonym") || key_is(key, "Synonyms")) {
-            st = set_field(s, SM_FIELD_SYNONYMS, value, true, r, err);
+            st = sm_set_field_(s, SM_FIELD_SYNONYMS, value, true, r, err);
         } else if (key_is(key, "InChIKey")) {
-            st = set_field(s, SM_FIELD_INCHIKEY, value, false, r, err);
-        } else if (key_is(key, "Formula")) {
-            st = set_field(s, SM_FIELD_FORMULA, value, false, r, err);
+            st = sm_set_field_(s, SM_FIELD_INCHIKEY, value, false, r, err);
+        } else if (key_is(key, "Formula") || key_is(key, "Form")) {
+            /* AMDIS MSL writes FORM: */
+            st = sm_set_field_(s, SM_FIELD_FORMULA, value, false, r, err);
         } else if (key_is(key, "CAS#") || key_is(key, "CASNO") || key_is(key, "CAS")) {
-            st = set_field(s, SM_FIELD_CAS, value, false, r, err);
+            /* NIST MS Search writes both on one line: "CAS#: 64-17-5; NIST#: 61513" */
+            char *semi = strchr(value, ';'), *k2, *v2;
+            if (semi != NULL && sm_split_field_(semi + 1, &k2, &v2) && key_is(k2, "NIST#")) {
+                *semi = '\0';
+                st = sm_set_field_(s, SM_FIELD_CAS, sm_trim_(value), false, r, err);
+                if (st == SM_OK && s->field[SM_FIELD_ID] == NULL) {
+                    st = sm_set_field_(s, SM_FIELD_ID, v2, false, r, err);
+                    id_from_nist = true;
+                }
+            } else {
+                st = sm_set_field_(s, SM_FIELD_CAS, value, false, r, err);
+            }
         } else if (key_is(key, "ID") || key_is(key, "DB#")) {
-            st = set_field(s, SM_FIELD_ID, value, false, r, err);
+            if (id_from_nist) {
+                /* NIST exports carry both NIST# and DB#: DB# is the record's id */
+                free(s->field[SM_FIELD_ID]);
+                s->field[SM_FIELD_ID] = NULL;
+                id_from_nist = false;
+            }
+            st = sm_set_field_(s, SM_FIELD_ID, value, false, r, err);
         } else if (key_is(key, "NIST#")) {
-            if (s->field[SM_FIELD_ID] == NULL)
-                st = set_field(s, SM_FIELD_ID, value, false, r, err);
+            if (s->field[SM_FIELD_ID] == NULL) {
+                st = sm_set_field_(s, SM_FIELD_ID, value, false, r, err);
+                id_from_nist = true;
+            }
         } else if (key_is(key, "Comment") || key_is(key, "Comments")) {
-            st = set_field(s, SM_FIELD_COMMENT, value, true, r, err);
+            st = sm_set_field_(s, SM_FIELD_COMMENT, value, true, r, err);
         } else if (key_is(key, "License") || key_is(key, "Licence")) {
-            st = set_field(s, SM_FIELD_LICENSE, value, false, r, err);
+            st = sm_set_field_(s, SM_FIELD_LICENSE, value, false, r, err);
         } else if (key_is(key, "MW")) {
             if (*value)
                 st = parse_value("MW", value, &s->mw, r, err);
@@ -499,7 +696,7 @@ sm_status sm_reader_next(sm_reader *r, sm_spectrum *s, sm_error *err)
         } else if (key_is(key, "Num Peaks") || key_is(key, "NumPeaks") ||
                    key_is(key, "Num_Peaks")) {
             double v;
-            if (!parse_number(value, strlen(value), &v) || v < 0 || v != floor(v) ||
+            if (!sm_parse_number_(value, strlen(value), &v) || v < 0 || v != floor(v) ||
                 v > SM_MAX_PEAKS) {
                 st = sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
                                 "expected a whole number of peaks (0 to %d) after 'Num "
@@ -510,7 +707,8 @@ sm_status sm_reader_next(sm_reader *r, sm_spectrum *s, sm_error *err)
                 state = ST_PEAKS;
             }
         }
-        /* other fields (SMILES, Instrument, retention data...) are not needed for search */
+        /* other fields (SMILES, Instrument, PRECURSORMZ, RETENTIONTIME, IONMODE...) are
+         * not needed for search */
         if (st != SM_OK)
             goto fail;
     }

@@ -97,6 +97,27 @@ cp "$SPECTRA/$S" batch/b.msp
 check directory_input 3 "5 spectra read, 2 searched, 3 rejected" -- \
     "$SM" search --format jsonl --top 1 batch
 
+# Other formats, recognized from content: the sample as JCAMP-DX and as a CSV peak
+# table (written here from the shared file) gives the same identification.
+{
+    echo "##TITLE=Fentanyl"
+    echo "##JCAMP-DX=4.24"
+    echo "##DATA TYPE=MASS SPECTRUM"
+    echo "##PEAK TABLE=(XY..XY)"
+    awk '/^[0-9]/ {print $1 "," $2}' "$SPECTRA/$S"
+    echo "##END="
+} >fentanyl.jdx
+{ echo "m/z,abundance"; awk '/^[0-9]/ {print $1 "," $2}' "$SPECTRA/$S"; } >fentanyl.csv
+cp fentanyl.jdx fentanyl-jcamp.txt
+check jcamp_query 0 "" '"rank":1,"name":"Fentanyl","inchikey":"PJMPHNIQZUBGLI-UHFFFAOYSA-N","mf":941.62,"rmf":942.45' -- \
+    "$SM" search --format jsonl --top 1 fentanyl.jdx
+check jcamp_by_content 0 "" '"query_name":"Fentanyl".*"mf":941.62' -- \
+    "$SM" search --format jsonl --top 1 fentanyl-jcamp.txt
+check csv_query 0 "" '"query_name":"fentanyl.csv".*"name":"Fentanyl".*"mf":941.62' -- \
+    "$SM" search --format jsonl --top 1 fentanyl.csv
+check forced_format_wrong 3 "fentanyl.csv:1:" -- "$SM" search --input-format msp fentanyl.csv
+check bad_input_format 2 "unknown input format" -- "$SM" search --input-format xml fentanyl.csv
+
 # Usage errors and help.
 check no_args 2 "usage:" -- "$SM"
 check search_no_query 2 "no query given" -- "$SM" search

@@ -95,11 +95,41 @@ SM_API void sm_spectrum_clear(sm_spectrum *s);
 
 typedef struct sm_reader sm_reader;
 
-/* path "-" reads standard input. */
+/* Input formats the reader knows. The numbers are stable. */
+typedef enum sm_format {
+    SM_FORMAT_AUTO = 0,   /* recognize from content */
+    SM_FORMAT_MSP,        /* NIST MSP: MS Search, SWGDRUG, MassBank, MS-DIAL exports */
+    SM_FORMAT_MSL,        /* AMDIS MSL: MSP fields, peaks as "(  41  100) (  43  999)" */
+    SM_FORMAT_JCAMP,      /* JCAMP-DX mass spectra, one or more blocks */
+    SM_FORMAT_PEAKTABLE   /* two columns m/z, intensity (CSV, TSV or blanks): one
+                             spectrum per file, named after the file */
+} sm_format;
+
+/* "auto", "msp", "msl", "jcamp", "peaks"; "" for a number out of range. */
+SM_API const char *sm_format_name(sm_format f);
+/* The format named (case-insensitive; also "jcamp-dx", "jdx", "dx", "csv", "tsv",
+ * "peaktable"); an unknown name is SM_ERR_ARG with the list of names. */
+SM_API sm_status sm_format_from_name(const char *name, sm_format *out, sm_error *err);
+
+/* path "-" reads standard input. Same as sm_reader_open_format(path, SM_FORMAT_AUTO). */
 SM_API sm_status sm_reader_open(const char *path, sm_reader **out, sm_error *err);
 /* Reads from an open stream the caller keeps owning; label names it in errors. */
 SM_API sm_status sm_reader_open_stream(FILE *fp, const char *label, sm_reader **out,
                                        sm_error *err);
+/* Opens with a given format, or SM_FORMAT_AUTO to recognize it from the first
+ * lines (never from the file name; the lines looked at are read again, so standard
+ * input works): a "##LABEL=" line is JCAMP-DX; a "Name:" (or another MSP key) line
+ * is MSP, or MSL when the first peak line after the fields starts with '('; a first
+ * line of two or more numbers, or a two-cell header followed by such a line, is a
+ * peak table. Lines starting with "$$" are skipped; an empty input is MSP (no
+ * spectra). Anything else: SM_ERR_PARSE, "expected a 'Name:' line (MSP, MSL),
+ * '##TITLE=' (JCAMP-DX) or a two-column peak table; cannot tell the format of FILE". */
+SM_API sm_status sm_reader_open_format(const char *path, sm_format fmt, sm_reader **out,
+                                       sm_error *err);
+SM_API sm_status sm_reader_open_stream_format(FILE *fp, const char *label, sm_format fmt,
+                                              sm_reader **out, sm_error *err);
+/* The format being read (after recognition). */
+SM_API sm_format sm_reader_format(const sm_reader *r);
 /* Next spectrum into *out (cleared first). Returns SM_OK, SM_END, or an error for
  * one record (SM_ERR_PARSE, SM_ERR_LIMIT); after a record error the next call goes
  * on with the following record. SM_ERR_IO ends the stream. */
