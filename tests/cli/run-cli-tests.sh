@@ -153,6 +153,18 @@ cp mb.h5 damaged.h5
 size=$(wc -c <damaged.h5)
 printf '\377\377\377\377\377\377\377\377' | dd of=damaged.h5 bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null
 check info_damaged 4 "error" -- "$SM" library info damaged.h5
+# Truncated copies and changed bytes: a clear error with exit status 4, never a crash.
+for cut in 10 511 600 $((size / 3)) $((size / 2)) $((size - 1)); do
+    head -c "$cut" mb.h5 >cut.h5
+    check "truncated_at_$cut" 4 "truncated or damaged|not a specmatch library|header is damaged" -- \
+        "$SM" search --library cut.h5 "$SPECTRA/$S"
+done
+for at in 700 $((size / 4)) $((size / 2 + 3)) $((size - 20)); do
+    cp mb.h5 flip.h5
+    b=$(od -An -tu1 -j "$at" -N1 flip.h5 | tr -d ' ')
+    printf "\\$(printf %o $(((b + 1) % 256)))" | dd of=flip.h5 bs=1 seek="$at" conv=notrunc 2>/dev/null
+    check "changed_byte_at_$at" 4 "checksum" -- "$SM" library info flip.h5
+done
 check search_missing_library 4 "nolib.h5" -- "$SM" search --library nolib.h5 "$SPECTRA/$S"
 check env_library 4 "nolib.h5" -- env SPECMATCH_LIBRARY=nolib.h5 "$SM" "$SPECTRA/$S"
 
