@@ -524,6 +524,34 @@ static void test_search_only(void **state)
     assert_non_null(strstr(err.message, "checksum"));
 }
 
+/* Found by fuzzing: a dataset declared far larger than what the file stores made
+ * the reader allocate (and HDF5 fill) gigabytes. Refused before allocating. */
+static void grow_dataset(const char *path, const char *dset, hsize_t n)
+{
+    hid_t f = open_rw(path);
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dset_extent(d, &n) >= 0);
+    H5Dclose(d);
+    close_sealed(f);
+}
+
+static void test_declared_too_large(void **state)
+{
+    (void)state;
+    written_copy("huge-off.h5");
+    grow_dataset(tmp("huge-off.h5"), "/peaks/offsets", (hsize_t)1 << 28);
+    expect_read_error(tmp("huge-off.h5"), SM_ERR_FORMAT, "declares 268435456 elements");
+
+    written_copy("huge-mz.h5");
+    grow_dataset(tmp("huge-mz.h5"), "/peaks/mz", (hsize_t)1 << 30);
+    sm_library lib;
+    sm_error err = fresh_err();
+    assert_int_equal(sm_h5_read_(tmp("huge-mz.h5"), &lib, SM_OPEN_SEARCH_ONLY, &err),
+                     SM_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "declares"));
+}
+
 static void test_bad_offsets(void **state)
 {
     (void)state;
@@ -870,6 +898,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_flipped_bytes),
+        cmocka_unit_test(test_declared_too_large),
         cmocka_unit_test(test_write_refuses),
         cmocka_unit_test(test_error_handler_restored),
     };

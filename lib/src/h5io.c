@@ -777,6 +777,18 @@ static sm_status read_ds(const io *x, hid_t loc, const char *name, const char *f
                      (unsigned long long)dims[0]);
         goto out;
     }
+    /* A file may declare a dataset far larger than what it stores (HDF5 fills
+     * unwritten chunks): bound what is allocated by the bytes really stored,
+     * times the most deflate can expand (about 1032 to 1), before allocating. */
+    if (dims[0] > 0) {
+        hsize_t stored = H5Dget_storage_size(ds);
+        if ((double)dims[0] * (double)elsize > (double)stored * 1100.0 + 65536.0) {
+            st = fmt_err(x, "dataset %s declares %llu elements but the file holds only %llu "
+                            "bytes of it", full, (unsigned long long)dims[0],
+                         (unsigned long long)stored);
+            goto out;
+        }
+    }
     size_t m = (size_t)dims[0];
     if ((buf = malloc((m > 0 ? m : 1) * elsize)) == NULL) {
         st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading %s", full);
@@ -878,6 +890,12 @@ static sm_status hash_ds_f64(const io *x, hid_t loc, const char *name, const cha
     if (dims[0] > MAX_ELEMS) {
         st = fmt_err(x, "dataset %s is too large (%llu elements)", full,
                      (unsigned long long)dims[0]);
+        goto out;
+    }
+    if ((double)dims[0] * 8.0 > (double)H5Dget_storage_size(ds) * 1100.0 + 65536.0) {
+        st = fmt_err(x, "dataset %s declares %llu elements but the file holds only %llu bytes "
+                        "of it", full, (unsigned long long)dims[0],
+                     (unsigned long long)H5Dget_storage_size(ds));
         goto out;
     }
     if ((buf = malloc(PIECE * sizeof *buf)) == NULL) {
