@@ -45,7 +45,13 @@ struct sm_searcher {
     size_t heap_n, heap_cap;
     sm_search_stats stats;
     double min_mf;    /* hits below are not wanted: a floor from the start */
+    const uint8_t *skip; /* [n] by library index: nonzero = left out; NULL = none */
 };
+
+static inline bool left_out(const sm_searcher *s, size_t idx, size_t exclude)
+{
+    return idx == exclude || (s->skip != NULL && s->skip[idx] != 0);
+}
 
 sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *err)
 {
@@ -297,7 +303,7 @@ static void drain(sm_searcher *s, sm_nominal q, double until, topk *t)
 static void search_unblocked(sm_searcher *s, sm_nominal q, size_t exclude, topk *t)
 {
     for (size_t pos = 0; pos < s->lib->n; pos++)
-        if (s->lib->index->order[pos] != exclude)
+        if (!left_out(s, s->lib->index->order[pos], exclude))
             consider(s, q, pos, t);
     drain(s, q, -INFINITY, t);
 }
@@ -381,10 +387,15 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         if (end > lib->n)
             end = lib->n;
         for (size_t pos = b * SM_INDEX_BLOCK; pos < end; pos++)
-            if (ix->order[pos] != exclude)
+            if (!left_out(s, ix->order[pos], exclude))
                 consider(s, q, pos, t);
     }
     drain(s, q, -INFINITY, t);
+}
+
+void sm_searcher_set_skip(sm_searcher *s, const uint8_t *skip)
+{
+    s->skip = skip;
 }
 
 sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclude,

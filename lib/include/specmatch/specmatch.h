@@ -250,6 +250,11 @@ SM_API void sm_searcher_free(sm_searcher *s);
  * returns are exactly the exhaustive top k with MF >= min_mf. */
 SM_API void sm_searcher_set_min_mf(sm_searcher *s, double min_mf);
 
+/* Spectra to leave out of every search of this searcher (leave-one-compound-out
+ * tests): skip[i] != 0 leaves library spectrum i out. The array is not copied and
+ * must stay valid while the searcher uses it; NULL leaves nothing out. */
+SM_API void sm_searcher_set_skip(sm_searcher *s, const uint8_t *skip);
+
 /* Top-k library spectra by MF (ties: lower index first) for a preprocessed query.
  * exclude: a library index left out (for replicate tests), or SIZE_MAX for none.
  * hits has room for k; *n_hits receives how many were filled. */
@@ -290,6 +295,78 @@ SM_API void sm_searcher_stats(const sm_searcher *s, sm_search_stats *out);
 /* Same, preprocessing the spectrum first. */
 SM_API sm_status sm_search(sm_searcher *s, const sm_spectrum *query, size_t k,
                            sm_hit *hits, size_t *n_hits, sm_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Verdicts: what a search lets one conclude (docs/VERDICTS.md)         */
+
+typedef enum sm_verdict_status {
+    SM_VERDICT_NO_MATCH = 0, /* nothing identified: no hit reaches the threshold, or
+                                the evidence contradicts or cannot separate the hits */
+    SM_VERDICT_IDENTIFIED,   /* the best hit, distinct enough from every other compound */
+    SM_VERDICT_ISOMERS,      /* the best hits are compounds of one nominal mass (or one
+                                formula) that this spectrum cannot tell apart */
+    SM_VERDICT_ANALOGUE      /* suspected analogue not in the library (hybrid search) */
+} sm_verdict_status;
+
+/* "no_match", "identified", "isomers", "analogue" (the JSON Lines values). */
+SM_API const char *sm_verdict_status_name(sm_verdict_status s);
+
+/* Hits a verdict should be given: search with k of at least this. */
+#define SM_JUDGE_HITS 10
+/* Most compounds an isomer group names. */
+#define SM_VERDICT_MAX_GROUP 8
+
+typedef struct sm_judge_params {
+    double min_mf;          /* the best MF must reach it (850) */
+    double isomer_margin;   /* compounds of the best's nominal mass or formula within
+                               this many MF units of it form the isomer group (60) */
+    double other_margin;    /* a compound of another mass within this many MF units
+                               leaves the hits unresolved: no_match (20) */
+    double min_above;       /* query ions of at least this intensity (of 999) above the
+                               best's molecular weight plus its isotope allowance
+                               rule the best out (20) */
+} sm_judge_params;
+
+SM_API void sm_judge_defaults(sm_judge_params *p);
+
+/* Why the verdict is what it is. Stable numbers; sm_verdict_reason_text explains. */
+typedef enum sm_verdict_reason {
+    SM_REASON_NONE = 0,      /* identified or isomers: the rules were met */
+    SM_REASON_NO_HITS,       /* the search returned nothing */
+    SM_REASON_LOW_MF,        /* the best MF is below min_mf */
+    SM_REASON_IONS_ABOVE_MW, /* the query has ions above the best hit's molecular ion */
+    SM_REASON_UNRESOLVED     /* another compound, of another mass, matches about as well */
+} sm_verdict_reason;
+
+SM_API const char *sm_verdict_reason_text(sm_verdict_reason r);
+
+typedef struct sm_verdict {
+    sm_verdict_status status;
+    sm_verdict_reason reason;
+    size_t best;            /* position in hits[] of the best hit; SIZE_MAX when none */
+    size_t n_group;         /* compounds the verdict names: 1 identified, >= 2 isomers,
+                               0 no_match */
+    size_t group[SM_VERDICT_MAX_GROUP]; /* positions in hits[] of each named compound's
+                                           best hit, best first */
+    size_t competitor;      /* position in hits[] of the best compound outside the group
+                               (the next candidate); SIZE_MAX when none */
+    unsigned ion_above;     /* for SM_REASON_IONS_ABOVE_MW: the highest such m/z */
+    double confidence;      /* probability that the group (the best hit, when alone)
+                               holds the right compound, calibrated as docs/VERDICTS.md
+                               says: 0..1 */
+    double features[8];     /* what the confidence was computed from (for calibration
+                               programs): see verdict.c */
+} sm_verdict;
+
+/* Judges a search: hits as sm_search_nominal returned them (best first, k of at least
+ * SM_JUDGE_HITS for a sound verdict) for the preprocessed query q. params NULL: the
+ * defaults. Never fails on valid arguments. */
+SM_API sm_status sm_judge(const sm_library *lib, sm_nominal q, const sm_hit *hits,
+                          size_t n_hits, const sm_judge_params *params, sm_verdict *out,
+                          sm_error *err);
+
+/* The caution every verdict carries. */
+SM_API const char *sm_verdict_caution(void);
 
 /* ------------------------------------------------------------------ */
 /* SIMD kernels                                                        */
