@@ -215,6 +215,45 @@ SM_API void sm_library_get_info(const sm_library *lib, sm_library_info *info);
 SM_API void sm_library_source(const sm_library *lib, size_t j, const char **path,
                               const char **sha256_hex, size_t *n_spectra);
 
+/* Control status (spectra-library/CONTROLS.md): the curated table joined to the
+ * spectra when the library was built (sm_builder_set_controls), one row per compound
+ * keyed by sm_compound_key. Cells are the table's text; "" when empty or when the
+ * spectrum's compound has no row. */
+typedef enum sm_control_field {
+    SM_CONTROL_CLASS = 0,    /* fentanyl-analogue, fentanyl-precursor, fentanyl-metabolite,
+                                internal-standard, other-opioid, other */
+    SM_CONTROL_UN1961,       /* UN 1961 Single Convention schedule(s): "I", "I+IV"; "no" */
+    SM_CONTROL_UN1961_YEAR,  /* year added to those schedules */
+    SM_CONTROL_INCB_FRS,     /* on the INCB list of fentanyl-related substances with no
+                                known legitimate use: "yes" / "no" */
+    SM_CONTROL_US_CSA,       /* US Controlled Substances Act: "I".."V", "List I"; "no" */
+    SM_CONTROL_US_BASIS,     /* named, FRS class-wide, temporary, immediate precursor, ... */
+    SM_CONTROL_AS_OF,        /* date the row's facts hold for */
+    SM_CONTROL_NOTE,
+    SM_CONTROL_COUNT
+} sm_control_field;
+
+/* Column name in the table and the file: "class", "un1961", "un1961_year",
+ * "incb_frs", "us_csa", "us_basis", "as_of", "note"; "" out of range. */
+SM_API const char *sm_control_field_name(sm_control_field f);
+
+/* Whether the library was built with a control table; when it was, *source and
+ * *sha256 (may be NULL) receive the table's file name and SHA-256 hex. */
+SM_API bool sm_library_has_controls(const sm_library *lib, const char **source,
+                                    const char **sha256);
+/* Whether spectrum i's compound has a row in the table. */
+SM_API bool sm_library_control_listed(const sm_library *lib, size_t i);
+SM_API const char *sm_library_control(const sm_library *lib, size_t i, sm_control_field f);
+/* Whether the row says the compound is controlled under any of the table's
+ * instruments (a schedule under UN 1961 or the US CSA, or the INCB list). */
+SM_API bool sm_library_control_scheduled(const sm_library *lib, size_t i);
+/* One line for people, written to out (cap bytes, always NUL-terminated when cap > 0):
+ * "SCHEDULED: UN 1961 Schedule I (2017); US CSA Schedule I (FRS class-wide)",
+ * "listed, not scheduled: ...", "not listed in the table's sources", or "" when the
+ * library has no control table. Returns the length it wanted. */
+SM_API size_t sm_library_control_summary(const sm_library *lib, size_t i, char *out,
+                                         size_t cap);
+
 /* Building a library. */
 typedef struct sm_builder sm_builder;
 
@@ -227,6 +266,11 @@ SM_API sm_status sm_builder_add(sm_builder *b, const sm_spectrum *s, sm_error *e
 SM_API sm_status sm_builder_add_source(sm_builder *b, const char *path, size_t n_spectra,
                                        sm_error *err);
 SM_API size_t sm_builder_size(const sm_builder *b);
+/* Reads a control-status table (TSV, spectra-library/CONTROLS.md) to be joined to the
+ * spectra when the library is written: errors name the file and line (a row with the
+ * wrong number of cells, an unknown class, a duplicate key). */
+SM_API sm_status sm_builder_set_controls(sm_builder *b, const char *tsv_path, sm_error *err);
+
 /* Writes to a temporary file beside path, then renames it into place. */
 SM_API sm_status sm_builder_write(sm_builder *b, const char *path, sm_error *err);
 
