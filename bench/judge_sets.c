@@ -37,20 +37,35 @@ static void lib_keys(const sm_library *lib, keys *out)
                         sm_library_field(lib, i, SM_FIELD_FORMULA), out->key[i], KEY);
 }
 
+/* Verdict rules: the defaults, or JUDGE_MIN_MF, JUDGE_ISOMER_MARGIN and
+ * JUDGE_OTHER_MARGIN from the environment (to scan the thresholds). */
+static sm_judge_params params;
+
+static void params_from_env(void)
+{
+    sm_judge_defaults(&params);
+    const char *v;
+    if ((v = getenv("JUDGE_MIN_MF")) != NULL)
+        params.min_mf = atof(v);
+    if ((v = getenv("JUDGE_ISOMER_MARGIN")) != NULL)
+        params.isomer_margin = atof(v);
+    if ((v = getenv("JUDGE_OTHER_MARGIN")) != NULL)
+        params.other_margin = atof(v);
+}
+
 static void print_hits(const char *set, size_t qi, const char *truth, int in_lib,
                        const sm_library *lib, const keys *lk, sm_nominal q, const sm_hit *h,
                        size_t nh)
 {
     sm_verdict v;
     sm_error e = {0};
-    if (sm_judge(lib, q, h, nh, NULL, &v, &e) != SM_OK) {
+    if (sm_judge(lib, q, h, nh, &params, &v, &e) != SM_OK) {
         fprintf(stderr, "judge: %s\n", e.message);
         exit(1);
     }
     /* Right: the group holds the truth (for no_match, the best hit alone is looked at,
      * as the confidence is about it and its isomers within the margin). */
-    sm_judge_params p;
-    sm_judge_defaults(&p);
+    const sm_judge_params p = params;
     int best_right = nh > 0 && strcmp(lk->key[h[0].index], truth) == 0;
     int group_right = best_right;
     for (size_t j = 1; j < nh; j++)
@@ -123,6 +138,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: judge_sets LIB.h5 MB_IN.msp MB_OUT.msp\n");
         return 2;
     }
+    params_from_env();
     sm_error e = {0};
     sm_library *lib = NULL;
     if (sm_library_open_ex(argv[1], SM_OPEN_SEARCH_ONLY, &lib, &e) != SM_OK) {
