@@ -1,4 +1,5 @@
 /* library_cmd.c — `specmatch library build|info`: make and inspect reference library files. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,17 @@ static void usage_build(FILE *out)
           "options:\n"
           "  -o, --output FILE    library file to write (required)\n"
           "      --skip-bad       leave out spectra that cannot be read (each is reported)\n"
-          "      --input-format F msp, msl, jcamp or peaks (default: from the content)\n"
           "                       instead of failing the build\n"
+          "      --input-format F msp, msl, jcamp or peaks (default: from the content)\n"
+          "      --controls TABLE control-status table (TSV, spectra-library/CONTROLS.md)\n"
+          "                       joined to the spectra by compound key and stored in the\n"
+          "                       library with its file name and sha256\n"
           "  -q, --quiet          only errors on stderr\n"
           "  -v, --verbose        more messages\n"
           "  -h, --help           this help\n"
           "\n"
-          "Exit status: 0 ok, 2 usage, 3 bad input data (nothing written unless --skip-bad),\n"
-          "4 I/O error.\n",
+          "Exit status: 0 ok, 2 usage, 3 bad input data (nothing written unless --skip-bad;\n"
+          "an error in the control table always stops the build), 4 I/O error.\n",
           out);
 }
 
@@ -35,7 +39,8 @@ static void usage_info(FILE *out)
           "\n"
           "Prints a library file's format version, provenance (tool, date, source files\n"
           "with sha256), preprocessing parameters and content checksum, after verifying\n"
-          "the checksum.\n"
+          "the checksum, and the control-status table it was built with (file name,\n"
+          "sha256, how many spectra have a row) or \"control table: none\".\n"
           "\n"
           "Exit status: 0 ok, 2 usage, 4 unreadable, damaged or unsupported file.\n",
           out);
@@ -43,11 +48,111 @@ static void usage_info(FILE *out)
 
 static void usage_library(FILE *out)
 {
-    fputs("usage: specmatch library build -o LIB.h5 SPECTRA.msp...\n"
+    fputs("usage: specmatch library build -o LIB.h5 [--controls TABLE.tsv] SPECTRA.msp...\n"
           "       specmatch library info LIB.h5\n"
           "\n"
           "Run 'specmatch library build --help' or 'specmatch library info --help' for more.\n",
           out);
+}
+
+/* Which spectra the control table reaches, counted beside the library's own join
+ * (the builder does not report it): the table's keys, sorted, each marked once a
+ * spectrum of that compound was added. */
+typedef struct table_keys {
+    char **key;
+    bool *hit;
+    size_t n;
+    size_t spectra;    /* added spectra whose compound has a row */
+    char *kbuf;
+    size_t kcap;
+} table_keys;
+
+static void table_keys_free(table_keys *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->key[i]);
+    free(t->key);
+    free(t->hit);
+    free(t->kbuf);
+    memset(t, 0, sizeof *t);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The first cell of every row of a table sm_builder_set_controls has accepted:
+ * after the comments and the header, each non-blank line is a row. */
+static int table_keys_load(table_keys *t, const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    char *line = NULL;
+    size_t cap = 0, kcap = 0;
+    ssize_t len;
+    bool header = false;
+    int code = EXIT_OK;
+    if (fp == NULL) {
+        cli_errorf("%s: cannot open: %s", path, strerror(errno));
+        return EXIT_IO;
+    }
+    while ((len = getline(&line, &cap, fp)) >= 0) {
+        char *s = line;
+        if (!header && len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
+            s += 3;
+        s[strcspn(s, "\r\n")] = '\0';
+        if (s[0] == '\0' || (!header && s[0] == '#'))
+            continue;
+        if (!header) {
+            header = true;
+            continue;
+        }
+        if (t->n == kcap) {
+            kcap = kcap ? kcap * 2 : 64;
+            char **q = realloc(t->key, kcap * sizeof *q);
+            if (q == NULL)
+                goto nomem;
+            t->key = q;
+        }
+        s[strcspn(s, "\t")] = '\0';
+        if ((t->key[t->n] = strdup(s)) == NULL)
+            goto nomem;
+        t->n++;
+    }
+    qsort(t->key, t->n, sizeof *t->key, cmp_key);
+    if ((t->hit = calloc(t->n ? t->n : 1, sizeof *t->hit)) == NULL)
+        goto nomem;
+    goto out;
+nomem:
+    cli_errorf("out of memory");
+    code = EXIT_IO;
+out:
+    free(line);
+    fclose(fp);
+    return code;
+}
+
+/* Counts spectrum s, just added, against the table (the same key as the join's). */
+static int table_keys_count(table_keys *t, const sm_spectrum *s)
+{
+    const char *ik = s->field[SM_FIELD_INCHIKEY] ? s->field[SM_FIELD_INCHIKEY] : "";
+    const char *name = s->field[SM_FIELD_NAME] ? s->field[SM_FIELD_NAME] : "";
+    size_t need = strlen(ik) + strlen(name) + 4;
+    if (need > t->kcap) {
+        char *k = realloc(t->kbuf, need);
+        if (k == NULL)
+            return -1;
+        t->kbuf = k;
+        t->kcap = need;
+    }
+    sm_compound_key(ik, name, s->field[SM_FIELD_FORMULA], t->kbuf, t->kcap);
+    const char *k = t->kbuf;
+    char **at = t->n ? bsearch(&k, t->key, t->n, sizeof *t->key, cmp_key) : NULL;
+    if (at != NULL) {
+        t->hit[at - t->key] = true;
+        t->spectra++;
+    }
+    return 0;
 }
 
 static int cmd_build(int argc, char **argv)
@@ -56,12 +161,13 @@ static int cmd_build(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"skip-bad", no_argument, NULL, 'S'},
         {"input-format", required_argument, NULL, 'I'},
+        {"controls", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *output = NULL;
+    const char *output = NULL, *controls = NULL;
     bool skip_bad = false;
     sm_format input_format = SM_FORMAT_AUTO;
     int opt;
@@ -70,6 +176,7 @@ static int cmd_build(int argc, char **argv)
         switch (opt) {
         case 'o': output = optarg; break;
         case 'S': skip_bad = true; break;
+        case 'C': controls = optarg; break;
         case 'I':
             if (cli_input_format(optarg, &input_format) != EXIT_OK)
                 return EXIT_USAGE;
@@ -101,9 +208,23 @@ static int cmd_build(int argc, char **argv)
     int code = EXIT_OK;
     size_t rejected = 0;
     cli_inputs in = {0};
+    table_keys tk = {0};
     if (sm_builder_new(&b, &err) != SM_OK) {
         cli_report(&err);
         return EXIT_IO;
+    }
+    /* The table first: a mistake in it stops the build before the spectra are read. */
+    if (controls != NULL) {
+        sm_status st = sm_builder_set_controls(b, controls, &err);
+        if (st != SM_OK) {
+            cli_report(&err);
+            code = cli_exit_for(st);
+            cli_errorf("library not written%s",
+                       code == EXIT_DATA ? "; fix the control table" : "");
+            goto out;
+        }
+        if ((code = table_keys_load(&tk, controls)) != EXIT_OK)
+            goto out;
     }
     code = cli_inputs_expand(&in, argv + optind, argc - optind, false);
     for (size_t f = 0; f < in.n; f++) {
@@ -129,6 +250,12 @@ static int cmd_build(int argc, char **argv)
                 st = sm_builder_add(b, &s, &err);
                 if (st != SM_OK)
                     snprintf(err.file, sizeof err.file, "%s", path);
+                else if (controls != NULL && table_keys_count(&tk, &s) != 0) {
+                    st = err.status = SM_ERR_NOMEM;
+                    err.file[0] = '\0';
+                    err.line = 0;
+                    snprintf(err.message, sizeof err.message, "out of memory");
+                }
             }
             if (st != SM_OK) {
                 cli_report(&err);
@@ -174,7 +301,17 @@ static int cmd_build(int argc, char **argv)
     }
     cli_msg("wrote %s: %zu spectra from %zu file%s%s", output, sm_builder_size(b), in.n,
             in.n == 1 ? "" : "s", rejected ? " (some spectra skipped, see above)" : "");
+    if (controls != NULL) {
+        size_t matched = 0;
+        for (size_t k = 0; k < tk.n; k++)
+            matched += tk.hit[k];
+        cli_msg("control table %s: %zu of %zu spectra have a row (%zu compound%s); %zu of "
+                "%zu table rows match no spectrum",
+                controls, tk.spectra, sm_builder_size(b), matched, matched == 1 ? "" : "s",
+                tk.n - matched, tk.n);
+    }
 out:
+    table_keys_free(&tk);
     cli_inputs_free(&in);
     sm_builder_free(b);
     return code;
@@ -225,6 +362,16 @@ static int cmd_info(int argc, char **argv)
         size_t n;
         sm_library_source(lib, j, &p, &h, &n);
         printf("  %s\n    sha256 %s, %zu spectra\n", p, h, n);
+    }
+    const char *ctl_source, *ctl_sha;
+    if (sm_library_has_controls(lib, &ctl_source, &ctl_sha)) {
+        size_t listed = 0;
+        for (size_t i = 0; i < info.n_spectra; i++)
+            listed += sm_library_control_listed(lib, i);
+        printf("control table:     %s\n    sha256 %s, %zu of %zu spectra have a row\n",
+               ctl_source, ctl_sha, listed, info.n_spectra);
+    } else {
+        printf("control table:     none\n");
     }
     sm_library_close(lib);
     return EXIT_OK;

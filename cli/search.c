@@ -14,7 +14,10 @@ typedef struct search_ctx {
     enum fmt fmt;
     size_t top;
     double min_mf;
+    size_t k_search;   /* hits searched per query: top, at least what a verdict needs */
+    sm_judge_params judge;
     sm_hit *hits;
+    sm_verdict verdict; /* of the query being written */
     size_t query;      /* next query index (every record read counts, good or bad) */
     size_t searched;
     size_t rejected;
@@ -91,10 +94,84 @@ static void emit_error(search_ctx *c, const sm_error *err, bool has_query, size_
     fputs("}\n", stdout);
 }
 
+/* What an identification by EI-MS alone can never exclude. */
+#define ISOMER_NOTE                                                                      \
+    "positional isomers that the library does not hold are not excluded by EI-MS"
+
+/* Control status of library spectrum i for people ("" when the library has none). */
+static const char *control_of(const search_ctx *c, size_t i, char *buf, size_t cap)
+{
+    sm_library_control_summary(c->lib, i, buf, cap);
+    return buf;
+}
+
+/* The verdict's control text: the best hit's; for isomers the group's when all agree. */
+static const char *verdict_control(const search_ctx *c, char *buf, size_t cap)
+{
+    const sm_verdict *v = &c->verdict;
+    buf[0] = '\0';
+    if (v->n_group == 0)
+        return buf;
+    control_of(c, c->hits[v->group[0]].index, buf, cap);
+    for (size_t g = 1; g < v->n_group; g++) {
+        char other[512];
+        control_of(c, c->hits[v->group[g]].index, other, sizeof other);
+        if (strcmp(other, buf) != 0) {
+            snprintf(buf, cap, "differs between the isomers (see each compound)");
+            break;
+        }
+    }
+    return buf;
+}
+
+static void print_verdict_line(const search_ctx *c)
+{
+    const sm_library *lib = c->lib;
+    const sm_verdict *v = &c->verdict;
+    char ctl[512];
+    if (v->status == SM_VERDICT_IDENTIFIED) {
+        const sm_hit *h = &c->hits[v->group[0]];
+        printf("Verdict: IDENTIFIED: %s (MF %d, RMF %d; confidence %.2f)\n"
+               "  %s\n",
+               sm_library_field(lib, h->index, SM_FIELD_NAME), sm_mf_display(h->mf),
+               sm_mf_display(h->rmf), v->confidence, ISOMER_NOTE);
+    } else if (v->status == SM_VERDICT_ISOMERS) {
+        fputs("Verdict: ISOMERS: ", stdout);
+        for (size_t g = 0; g < v->n_group; g++) {
+            const sm_hit *h = &c->hits[v->group[g]];
+            printf("%s%s (MF %d)", g == 0 ? "" : (g + 1 == v->n_group ? " or " : ", "),
+                   sm_library_field(lib, h->index, SM_FIELD_NAME), sm_mf_display(h->mf));
+        }
+        printf("\n  compounds of the same nominal mass that this EI spectrum does not tell "
+               "apart; a second technique (retention index, IR, ...) is needed to decide "
+               "between them (confidence that one of them is right: %.2f)\n",
+               v->confidence);
+    } else {
+        printf("Verdict: NO MATCH: %s", sm_verdict_reason_text(v->reason));
+        if (v->reason == SM_REASON_IONS_ABOVE_MW)
+            printf(" (m/z %u)", v->ion_above);
+        if (v->best != SIZE_MAX) {
+            const sm_hit *h = &c->hits[v->best];
+            printf("; best: %s, MF %d", sm_library_field(lib, h->index, SM_FIELD_NAME),
+                   sm_mf_display(h->mf));
+            if (v->reason == SM_REASON_UNRESOLVED && v->competitor != SIZE_MAX)
+                printf(", and %s, MF %d",
+                       sm_library_field(lib, c->hits[v->competitor].index, SM_FIELD_NAME),
+                       sm_mf_display(c->hits[v->competitor].mf));
+            printf(" (confidence %.2f)", v->confidence);
+        }
+        putchar('\n');
+    }
+    if (v->n_group > 0 && *verdict_control(c, ctl, sizeof ctl))
+        printf("Control status: %s\n", ctl);
+    printf("Caution: %s\n", sm_verdict_caution());
+}
+
 static void emit_table(search_ctx *c, const sm_spectrum *s, const char *qname,
                        const char *path, size_t q, size_t nh)
 {
     const sm_library *lib = c->lib;
+    bool controls = sm_library_has_controls(lib, NULL, NULL);
     int wname = 4;
     for (size_t j = 0; j < nh; j++) {
         int len = (int)strlen(sm_library_field(lib, c->hits[j].index, SM_FIELD_NAME));
@@ -104,12 +181,12 @@ static void emit_table(search_ctx *c, const sm_spectrum *s, const char *qname,
     if (wname > 48)
         wname = 48;
     printf("Query %zu: %s  (%s, line %lu)\n", q + 1, qname, path, s->line);
-    if (nh == 0) {
-        printf("  no library spectrum scored at or above MF %g\n\n", c->min_mf);
-        return;
+    if (nh == 0)
+        printf("  no library spectrum scored at or above MF %g\n", c->min_mf);
+    else {
+        printf("%4s %4s %4s  %-*s  %-16s %6s  %-*s%s\n", "Rank", "MF", "RMF", wname, "Name",
+               "Formula", "MW", controls ? 27 : 0, "InChIKey", controls ? "  Control" : "");
     }
-    printf("%4s %4s %4s  %-*s  %-16s %6s  %s\n", "Rank", "MF", "RMF", wname, "Name",
-           "Formula", "MW", "InChIKey");
     for (size_t j = 0; j < nh; j++) {
         const sm_hit *h = &c->hits[j];
         const char *name = sm_library_field(lib, h->index, SM_FIELD_NAME);
@@ -124,82 +201,199 @@ static void emit_table(search_ctx *c, const sm_spectrum *s, const char *qname,
         else
             printf("%4zu %4d %4d  %-*s  ", j + 1, sm_mf_display(h->mf), sm_mf_display(h->rmf),
                    wname, name);
-        printf("%-16s %6s  %s\n", sm_library_field(lib, h->index, SM_FIELD_FORMULA), mw,
-               sm_library_field(lib, h->index, SM_FIELD_INCHIKEY));
+        printf("%-16s %6s  %-*s", sm_library_field(lib, h->index, SM_FIELD_FORMULA), mw,
+               controls ? 27 : 0, sm_library_field(lib, h->index, SM_FIELD_INCHIKEY));
+        if (controls) {
+            const char *word = !sm_library_control_listed(lib, h->index) ? "not listed"
+                               : sm_library_control_scheduled(lib, h->index) ? "SCHEDULED"
+                                                                             : "listed";
+            printf("  %s", word);
+            const char *us = sm_library_control(lib, h->index, SM_CONTROL_US_CSA);
+            const char *un = sm_library_control(lib, h->index, SM_CONTROL_UN1961);
+            if (sm_library_control_scheduled(lib, h->index)) {
+                if (*un && strcmp(un, "no") != 0)
+                    printf(" UN-%s", un);
+                if (*us && strcmp(us, "no") != 0)
+                    printf(" US-%s", us);
+            }
+        }
+        putchar('\n');
     }
+    print_verdict_line(c);
+    putchar('\n');
+}
+
+static void json_hit_ref(const search_ctx *c, const sm_hit *h)
+{
+    const sm_library *lib = c->lib;
+    char ctl[512];
+    fputs("{\"name\":", stdout);
+    cli_json_str(stdout, sm_library_field(lib, h->index, SM_FIELD_NAME));
+    fputs(",\"inchikey\":", stdout);
+    cli_json_str(stdout, sm_library_field(lib, h->index, SM_FIELD_INCHIKEY));
+    fputs(",\"formula\":", stdout);
+    cli_json_str(stdout, sm_library_field(lib, h->index, SM_FIELD_FORMULA));
+    fputs(",\"mw\":", stdout);
+    if (isnan(sm_library_mw(lib, h->index)))
+        fputs("null", stdout);
+    else
+        print_mw(stdout, sm_library_mw(lib, h->index));
+    fprintf(stdout, ",\"mf\":%.2f,\"rmf\":%.2f,\"library_index\":%zu,\"control\":", h->mf,
+            h->rmf, h->index);
+    if (sm_library_has_controls(lib, NULL, NULL))
+        cli_json_str(stdout, control_of(c, h->index, ctl, sizeof ctl));
+    else
+        fputs("null", stdout);
+    fputs("}", stdout);
+}
+
+static void emit_verdict_json(const search_ctx *c, const sm_spectrum *s, const char *qname,
+                              const char *path, size_t q, size_t nh)
+{
+    const sm_library *lib = c->lib;
+    const sm_verdict *v = &c->verdict;
+    char ctl[512];
+    fprintf(stdout, "{\"type\":\"verdict\",\"query\":%zu,\"query_name\":", q);
+    cli_json_str(stdout, qname);
+    fputs(",\"source\":", stdout);
+    cli_json_str(stdout, path);
+    fprintf(stdout, ",\"source_line\":%lu,\"n_peaks\":%zu,\"hits\":%zu,\"status\":\"%s\"",
+            s->line, s->n_peaks, nh, sm_verdict_status_name(v->status));
+    fputs(",\"best\":", stdout);
+    if (v->best != SIZE_MAX)
+        cli_json_str(stdout, sm_library_field(lib, c->hits[v->best].index, SM_FIELD_NAME));
+    else
+        fputs("null", stdout);
+    if (v->best != SIZE_MAX)
+        fprintf(stdout, ",\"mf\":%.2f,\"rmf\":%.2f,\"confidence\":%.3f", c->hits[v->best].mf,
+                c->hits[v->best].rmf, v->confidence);
+    else
+        fputs(",\"mf\":null,\"rmf\":null,\"confidence\":null", stdout);
+    fputs(",\"compounds\":[", stdout);
+    for (size_t g = 0; g < v->n_group; g++) {
+        if (g)
+            putchar(',');
+        json_hit_ref(c, &c->hits[v->group[g]]);
+    }
+    fputs("],\"competitor\":", stdout);
+    if (v->competitor != SIZE_MAX)
+        json_hit_ref(c, &c->hits[v->competitor]);
+    else
+        fputs("null", stdout);
+    fputs(",\"reason\":", stdout);
+    cli_json_str(stdout, sm_verdict_reason_text(v->reason));
+    if (v->status == SM_VERDICT_IDENTIFIED)
+        fputs(",\"note\":\"" ISOMER_NOTE "\"", stdout);
+    if (v->reason == SM_REASON_IONS_ABOVE_MW)
+        fprintf(stdout, ",\"ion_above_mw\":%u", v->ion_above);
+    fputs(",\"control\":", stdout);
+    if (v->n_group > 0 && sm_library_has_controls(lib, NULL, NULL))
+        cli_json_str(stdout, verdict_control(c, ctl, sizeof ctl));
+    else
+        fputs("null", stdout);
+    fputs(",\"caution\":", stdout);
+    cli_json_str(stdout, sm_verdict_caution());
+    fputs("}\n", stdout);
+}
+
+static void emit_row(const search_ctx *c, const sm_spectrum *s, const char *qname,
+                     const char *path, size_t q, const sm_hit *h, size_t rank)
+{
+    const sm_library *lib = c->lib;
+    void (*str)(FILE *, const char *) = c->fmt == FMT_CSV ? cli_csv_str : cli_tsv_str;
+    char sep = c->fmt == FMT_CSV ? ',' : '\t';
+    char ctl[512] = "";
+    fprintf(stdout, "%zu%c", q, sep);
+    str(stdout, qname);
+    if (h == NULL) {
+        /* a query without a hit to show still gets its row */
+        fprintf(stdout, "%c%c%c%c%c%c%c%c%c", sep, sep, sep, sep, sep, sep, sep, sep, sep);
+    } else {
+        size_t i = h->index;
+        fprintf(stdout, "%c%zu%c%.2f%c%.2f%c", sep, rank, sep, h->mf, sep, h->rmf, sep);
+        str(stdout, sm_library_field(lib, i, SM_FIELD_NAME));
+        putchar(sep);
+        str(stdout, sm_library_field(lib, i, SM_FIELD_FORMULA));
+        putchar(sep);
+        print_mw(stdout, sm_library_mw(lib, i));
+        putchar(sep);
+        str(stdout, sm_library_field(lib, i, SM_FIELD_INCHIKEY));
+        putchar(sep);
+        str(stdout, sm_library_field(lib, i, SM_FIELD_CAS));
+        putchar(sep);
+        str(stdout, sm_library_field(lib, i, SM_FIELD_ID));
+        control_of(c, i, ctl, sizeof ctl);
+    }
+    putchar(sep);
+    str(stdout, path);
+    fprintf(stdout, "%c%lu%c%s%c", sep, s->line, sep, sm_verdict_status_name(c->verdict.status),
+            sep);
+    if (c->verdict.best != SIZE_MAX)
+        fprintf(stdout, "%.3f", c->verdict.confidence);
+    putchar(sep);
+    str(stdout, ctl);
     putchar('\n');
 }
 
 static void emit_hits(search_ctx *c, const sm_spectrum *s, const char *qname,
                       const char *path, size_t q, size_t nh)
 {
-    const sm_library *lib = c->lib;
     if (c->fmt == FMT_TABLE) {
         emit_table(c, s, qname, path, q, nh);
         return;
     }
-    if (c->fmt == FMT_JSONL) {
-        /* one record per query, so a query without hits still shows up */
-        fprintf(stdout, "{\"type\":\"query\",\"query\":%zu,\"query_name\":", q);
-        cli_json_str(stdout, qname);
-        fputs(",\"source\":", stdout);
-        cli_json_str(stdout, path);
-        fprintf(stdout, ",\"source_line\":%lu,\"n_peaks\":%zu,\"hits\":%zu}\n", s->line,
-                s->n_peaks, nh);
+    if (c->fmt != FMT_JSONL) {
+        for (size_t j = 0; j < nh; j++)
+            emit_row(c, s, qname, path, q, &c->hits[j], j + 1);
+        if (nh == 0)
+            emit_row(c, s, qname, path, q, NULL, 0);
+        return;
     }
+    const sm_library *lib = c->lib;
+    char ctl[512];
     for (size_t j = 0; j < nh; j++) {
         const sm_hit *h = &c->hits[j];
         size_t i = h->index;
-        if (c->fmt == FMT_JSONL) {
-            fprintf(stdout, "{\"type\":\"hit\",\"query\":%zu,\"query_name\":", q);
-            cli_json_str(stdout, qname);
-            fputs(",\"source\":", stdout);
-            cli_json_str(stdout, path);
-            fprintf(stdout, ",\"source_line\":%lu,\"rank\":%zu,\"name\":", s->line, j + 1);
-            cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_NAME));
-            fputs(",\"inchikey\":", stdout);
-            cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_INCHIKEY));
-            fprintf(stdout, ",\"mf\":%.2f,\"rmf\":%.2f,\"mf_display\":%d,\"rmf_display\":%d",
-                    h->mf, h->rmf, sm_mf_display(h->mf), sm_mf_display(h->rmf));
-            fputs(",\"formula\":", stdout);
-            cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_FORMULA));
-            fputs(",\"mw\":", stdout);
-            if (isnan(sm_library_mw(lib, i)))
-                fputs("null", stdout);
-            else
-                print_mw(stdout, sm_library_mw(lib, i));
-            fputs(",\"cas\":", stdout);
-            cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_CAS));
-            fputs(",\"library_id\":", stdout);
-            cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_ID));
-            fprintf(stdout, ",\"library_index\":%zu}\n", i);
-        } else {
-            void (*str)(FILE *, const char *) = c->fmt == FMT_CSV ? cli_csv_str : cli_tsv_str;
-            char sep = c->fmt == FMT_CSV ? ',' : '\t';
-            fprintf(stdout, "%zu%c", q, sep);
-            str(stdout, qname);
-            fprintf(stdout, "%c%zu%c%.2f%c%.2f%c", sep, j + 1, sep, h->mf, sep, h->rmf, sep);
-            str(stdout, sm_library_field(lib, i, SM_FIELD_NAME));
-            putchar(sep);
-            str(stdout, sm_library_field(lib, i, SM_FIELD_FORMULA));
-            putchar(sep);
+        fprintf(stdout, "{\"type\":\"hit\",\"query\":%zu,\"query_name\":", q);
+        cli_json_str(stdout, qname);
+        fputs(",\"source\":", stdout);
+        cli_json_str(stdout, path);
+        fprintf(stdout, ",\"source_line\":%lu,\"rank\":%zu,\"name\":", s->line, j + 1);
+        cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_NAME));
+        fputs(",\"inchikey\":", stdout);
+        cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_INCHIKEY));
+        fprintf(stdout, ",\"mf\":%.2f,\"rmf\":%.2f,\"mf_display\":%d,\"rmf_display\":%d",
+                h->mf, h->rmf, sm_mf_display(h->mf), sm_mf_display(h->rmf));
+        fputs(",\"formula\":", stdout);
+        cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_FORMULA));
+        fputs(",\"mw\":", stdout);
+        if (isnan(sm_library_mw(lib, i)))
+            fputs("null", stdout);
+        else
             print_mw(stdout, sm_library_mw(lib, i));
-            putchar(sep);
-            str(stdout, sm_library_field(lib, i, SM_FIELD_INCHIKEY));
-            putchar(sep);
-            str(stdout, sm_library_field(lib, i, SM_FIELD_CAS));
-            putchar(sep);
-            str(stdout, sm_library_field(lib, i, SM_FIELD_ID));
-            putchar(sep);
-            str(stdout, path);
-            fprintf(stdout, "%c%lu\n", sep, s->line);
+        fputs(",\"cas\":", stdout);
+        cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_CAS));
+        fputs(",\"library_id\":", stdout);
+        cli_json_str(stdout, sm_library_field(lib, i, SM_FIELD_ID));
+        fprintf(stdout, ",\"library_index\":%zu,\"control\":", i);
+        if (sm_library_has_controls(lib, NULL, NULL)) {
+            cli_json_str(stdout, control_of(c, i, ctl, sizeof ctl));
+            fputs(",\"class\":", stdout);
+            cli_json_str(stdout, sm_library_control(lib, i, SM_CONTROL_CLASS));
+        } else {
+            fputs("null,\"class\":null", stdout);
         }
+        fputs("}\n", stdout);
     }
+    emit_verdict_json(c, s, qname, path, q, nh);
 }
 
 /* Records are read and searched in chunks: a chunk's spectra go to the threads
  * together, then its results are written in input order. */
 #define CHUNK 256
+
+/* Hits down to this MF are searched for the verdict even under a higher --min-mf. */
+#define VERDICT_FLOOR 500.0
 
 typedef struct rec {
     sm_spectrum s;
@@ -215,7 +409,7 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
     sm_nominal *qs = malloc((nrec ? nrec : 1) * sizeof *qs);
     size_t *slot = malloc((nrec ? nrec : 1) * sizeof *slot);
     size_t *nh = malloc((nrec ? nrec : 1) * sizeof *nh);
-    sm_hit *hits = malloc((nrec ? nrec : 1) * c->top * sizeof *hits);
+    sm_hit *hits = malloc((nrec ? nrec : 1) * c->k_search * sizeof *hits);
     if (!qs || !slot || !nh || !hits) {
         cli_errorf("out of memory");
         code = EXIT_IO;
@@ -231,7 +425,10 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
         slot[r] = nq++;
     }
     sm_error err = {0};
-    if (sm_search_batch_min(c->lib, qs, nq, c->top, c->min_mf, c->threads, hits, nh, &err) !=
+    /* The verdict looks at every compound near the best, so the search floor stays
+     * low enough to see them whatever --min-mf hides from the listing. */
+    double floor = c->min_mf < VERDICT_FLOOR ? c->min_mf : VERDICT_FLOOR;
+    if (sm_search_batch_min(c->lib, qs, nq, c->k_search, floor, c->threads, hits, nh, &err) !=
         SM_OK) {
         cli_report(&err);
         code = EXIT_IO;
@@ -252,7 +449,15 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
             qname = fallback;
         }
         size_t n = nh[slot[r]];
-        c->hits = hits + slot[r] * c->top;
+        c->hits = hits + slot[r] * c->k_search;
+        sm_nominal qn = {x->n, x->mz, x->in};
+        if (sm_judge(c->lib, qn, c->hits, n, &c->judge, &c->verdict, &err) != SM_OK) {
+            cli_report(&err);
+            code = EXIT_IO;
+            goto out;
+        }
+        if (n > c->top)
+            n = c->top;
         while (n > 0 && c->hits[n - 1].mf < c->min_mf)
             n--;
         if (n == 0)
@@ -489,13 +694,15 @@ int cmd_search(int argc, char **argv)
     }
     cli_verbose("library %s: %zu spectra", libpath, sm_library_size(lib));
     c.lib = lib;
+    sm_judge_defaults(&c.judge);
+    c.k_search = c.top > SM_JUDGE_HITS ? c.top : SM_JUDGE_HITS;
     code = cli_inputs_expand(&in, argv + optind, argc - optind, recursive);
     if (c.fmt == FMT_CSV)
         puts("query,query_name,rank,mf,rmf,name,formula,mw,inchikey,cas,library_id,source,"
-             "source_line");
+             "source_line,verdict,confidence,control");
     else if (c.fmt == FMT_TSV)
         puts("query\tquery_name\trank\tmf\trmf\tname\tformula\tmw\tinchikey\tcas\tlibrary_id\t"
-             "source\tsource_line");
+             "source\tsource_line\tverdict\tconfidence\tcontrol");
     for (size_t i = 0; i < in.n; i++)
         code = cli_worse(code, search_file(&c, in.paths[i]));
     if (c.progress && c.searched >= CHUNK)

@@ -405,7 +405,8 @@ static void test_checksum_definition(void **state)
     k += 8;                       /* n_sources = 0 */
     img[k] = 1;                   /* fmt_major = 1, LE */
     k += 4;
-    k += 4;                       /* fmt_minor = 0 */
+    img[k] = SM_FORMAT_MINOR;     /* fmt_minor (1 since format 1.1), LE */
+    k += 4;
     double bnd = SM_MZ_ROUND_BOUNDARY;
     uint64_t bits;
     memcpy(&bits, &bnd, 8);

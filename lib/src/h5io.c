@@ -233,6 +233,30 @@ static void checksum_tail(sm_sha256 *cp, const sm_library *lib, char out[80])
     sm_hex_(digest, sizeof digest, out + 7);
 }
 
+/* docs/FORMAT.md "/controls": n, then per control field its offsets and bytes. The
+ * content checksum does not cover the table, so that the same spectra give the same
+ * content checksum with or without one; this one protects the table. */
+void sm_controls_checksum_(const sm_library *lib, char out[80])
+{
+    sm_sha256 c;
+    uint8_t digest[32];
+    size_t n = lib->n;
+    sm_sha256_init_(&c);
+    hash_u64(&c, n);
+    for (int f = 0; f < SM_CONTROL_COUNT; f++) {
+        const sm_strcol *col = &lib->ctl[f];
+        const uint64_t *off = offsets_of(col->off, n);
+        hash_array(&c, off, n + 1, K_U64);
+        if (col->data == NULL || off == NULL)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            sm_sha256_update_(&c, col->data + off[i] + i, (size_t)(off[i + 1] - off[i]));
+    }
+    sm_sha256_final_(&c, digest);
+    memcpy(out, "sha256:", 7);
+    sm_hex_(digest, sizeof digest, out + 7);
+}
+
 /* ------------------------------------------------------------------ */
 /* Writing                                                             */
 
@@ -428,6 +452,43 @@ static sm_status check_for_write(const io *x, const sm_library *lib)
     return SM_OK;
 }
 
+/* The control-status table (format 1.1): one string column per field and its
+ * provenance and checksum as attributes of the group. */
+static sm_status write_controls(const io *x, hid_t file, const sm_library *lib)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    char *bytes = NULL;
+    char sum[80];
+    uint64_t rows = lib->ctl_rows;
+    size_t n = lib->n;
+
+    if ((st = make_group(x, file, "controls", "/controls", &g)) != SM_OK)
+        goto out;
+    for (int f = 0; f < SM_CONTROL_COUNT; f++) {
+        const char *fname = sm_control_field_name((sm_control_field)f);
+        const uint64_t *off = NULL;
+        char full[128];
+        snprintf(full, sizeof full, "/controls/%s", fname);
+        if ((st = pack_strcol(x, &lib->ctl[f], n, fname, &off, &bytes)) != SM_OK ||
+            (st = write_strings(x, g, fname, full, off, n, bytes)) != SM_OK)
+            goto out;
+        free(bytes);
+        bytes = NULL;
+    }
+    sm_controls_checksum_(lib, sum);
+    if ((st = write_attr_str(x, g, "source", lib->ctl_source)) != SM_OK ||
+        (st = write_attr_str(x, g, "source_sha256", lib->ctl_sha256)) != SM_OK ||
+        (st = write_attr_num(x, g, "rows", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rows)) != SM_OK ||
+        (st = write_attr_str(x, g, "checksum", sum)) != SM_OK)
+        goto out;
+
+out:
+    free(bytes);
+    close_id(&g);
+    return st;
+}
+
 sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
 {
     io x = {path, err};
@@ -544,6 +605,9 @@ sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
                        H5T_NATIVE_UINT64, ns, lib->source_count)) != SM_OK)
         goto out;
     close_id(&g);
+
+    if (lib->has_controls && (st = write_controls(&x, file, lib)) != SM_OK)
+        goto out;
 
     /* Closing flushes: a failure here (disk full) means the file is not complete. */
     if (H5Fclose(file) < 0) {
@@ -1041,6 +1105,24 @@ out:
     return st;
 }
 
+/* Gives col (whose off[] is already set and checked) its in-memory data: each string
+ * followed by a NUL (sm_strcol in sm_internal.h). */
+static sm_status to_strcol(const io *x, const char *full, const char *bytes, size_t len,
+                           size_t n, sm_strcol *col)
+{
+    const uint64_t *off = col->off;
+    if (len > SIZE_MAX - n - 1 || (col->data = malloc(len + n + 1)) == NULL)
+        return sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading %s", full);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = (size_t)(off[i + 1] - off[i]);
+        memcpy(col->data + off[i] + i, bytes + off[i], l);
+        col->data[off[i] + i + l] = '\0';
+    }
+    col->data[len + n] = '\0';
+    col->len = col->cap = len + n;
+    return SM_OK;
+}
+
 static sm_status read_compounds(const io *x, hid_t file, sm_library *lib)
 {
     sm_status st;
@@ -1060,20 +1142,8 @@ static sm_status read_compounds(const io *x, hid_t file, sm_library *lib)
         snprintf(full, sizeof full, "/compounds/%s", fname);
         st = read_strings(x, g, fname, full, n, &off, &bytes, &len);
         col->off = off;
-        if (st != SM_OK)
+        if (st != SM_OK || (st = to_strcol(x, full, bytes, len, n, col)) != SM_OK)
             goto out;
-        /* In memory each string is followed by a NUL (sm_strcol in sm_internal.h). */
-        if (len > SIZE_MAX - n - 1 || (col->data = malloc(len + n + 1)) == NULL) {
-            st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading %s", full);
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            size_t l = (size_t)(off[i + 1] - off[i]);
-            memcpy(col->data + off[i] + i, bytes + off[i], l);
-            col->data[off[i] + i + l] = '\0';
-        }
-        col->data[len + n] = '\0';
-        col->len = col->cap = len + n;
         free(bytes);
         bytes = NULL;
     }
@@ -1176,6 +1246,62 @@ static sm_status read_sources(const io *x, hid_t file, sm_library *lib)
 out:
     free(off);
     free(bytes);
+    close_id(&g);
+    return st;
+}
+
+/* The control-status table, when the file has one (format 1.1; absent in 1.0 files
+ * and in libraries built without a table). Read with the same checks as every other
+ * string column, then verified against its own checksum. */
+static sm_status read_controls(const io *x, hid_t file, sm_library *lib)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    uint64_t *off = NULL;
+    char *bytes = NULL, *sum = NULL;
+    size_t n = lib->n, len;
+    char want[80];
+
+    htri_t e = H5Lexists(file, "controls", H5P_DEFAULT);
+    if (e < 0)
+        return h5fail(x, "cannot look up group /controls");
+    if (e == 0)
+        return SM_OK;
+    if ((st = open_group(x, file, "controls", "/controls", &g)) != SM_OK ||
+        (st = read_attr_str(x, g, "source", &lib->ctl_source)) != SM_OK ||
+        (st = read_attr_str(x, g, "source_sha256", &lib->ctl_sha256)) != SM_OK ||
+        (st = read_attr_num(x, g, "rows", K_U64, &lib->ctl_rows)) != SM_OK ||
+        (st = read_attr_str(x, g, "checksum", &sum)) != SM_OK)
+        goto out;
+    if (strlen(sum) >= sizeof want || strncmp(sum, "sha256:", 7) != 0) {
+        st = fmt_err(x, "attribute 'checksum' of /controls is not of the form sha256:<hex>");
+        goto out;
+    }
+    for (int f = 0; f < SM_CONTROL_COUNT; f++) {
+        sm_strcol *col = &lib->ctl[f];
+        const char *fname = sm_control_field_name((sm_control_field)f);
+        char full[128];
+        snprintf(full, sizeof full, "/controls/%s", fname);
+        st = read_strings(x, g, fname, full, n, &off, &bytes, &len);
+        col->off = off;
+        if (st != SM_OK || (st = to_strcol(x, full, bytes, len, n, col)) != SM_OK)
+            goto out;
+        free(bytes);
+        bytes = NULL;
+    }
+    sm_controls_checksum_(lib, want);
+    if (strcmp(want, sum) != 0) {
+        st = sm_seterr_(x->err, SM_ERR_CHECKSUM, x->path, 0,
+                        "control table in the library (/controls) does not match its "
+                        "checksum (file damaged or modified); rebuild the library with "
+                        "`specmatch library build --controls TABLE.tsv`");
+        goto out;
+    }
+    lib->has_controls = true;
+
+out:
+    free(bytes);
+    free(sum);
     close_id(&g);
     return st;
 }
@@ -1433,6 +1559,9 @@ sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_erro
                         "modified); rebuild it with `specmatch library build`");
         goto out;
     }
+    /* After the content: /controls is an addition of format 1.1 with its own checksum. */
+    if ((st = read_controls(&x, file, lib)) != SM_OK)
+        goto out;
 
 out:
     close_id(&file);

@@ -11,6 +11,7 @@
 
 struct sm_builder {
     sm_library lib;
+    sm_ctl_table *controls; /* joined to the spectra by sm_builder_write; NULL: none */
     uint16_t mz[SM_MAX_NOMINAL_MZ + 1];
     uint16_t in[SM_MAX_NOMINAL_MZ + 1];
 };
@@ -44,6 +45,12 @@ void sm_library_free_contents_(sm_library *lib)
     free(lib->source_path);
     free(lib->source_sha256);
     free(lib->source_count);
+    for (int f = 0; f < SM_CONTROL_COUNT; f++) {
+        free(lib->ctl[f].data);
+        free(lib->ctl[f].off);
+    }
+    free(lib->ctl_source);
+    free(lib->ctl_sha256);
     free(lib->tool_version);
     free(lib->created);
     sm_index_free_(lib->index);
@@ -124,7 +131,22 @@ void sm_builder_free(sm_builder *b)
     if (b == NULL)
         return;
     sm_library_free_contents_(&b->lib);
+    sm_ctl_table_free_(b->controls);
     free(b);
+}
+
+sm_status sm_builder_set_controls(sm_builder *b, const char *tsv_path, sm_error *err)
+{
+    if (b == NULL)
+        return sm_seterr_(err, SM_ERR_ARG, tsv_path, 0, "sm_builder_set_controls: no builder");
+    sm_ctl_table *t = NULL;
+    sm_status st = sm_ctl_table_read_(tsv_path, &t, err);
+    if (st != SM_OK)
+        return st;
+    /* A second table replaces the first: the library carries one. */
+    sm_ctl_table_free_(b->controls);
+    b->controls = t;
+    return SM_OK;
 }
 
 size_t sm_builder_size(const sm_builder *b)
@@ -268,6 +290,13 @@ sm_status sm_builder_write(sm_builder *b, const char *path, sm_error *err)
     if (lib->tool_version == NULL || lib->created == NULL)
         return sm_seterr_(err, SM_ERR_NOMEM, path, 0, "out of memory");
     sm_content_checksum_(lib, lib->checksum);
+    /* The join waits until now so that it sees every spectrum, whatever the order of
+     * the builder calls. */
+    if (b->controls != NULL) {
+        sm_status cst = sm_ctl_join_(b->controls, lib, err);
+        if (cst != SM_OK)
+            return cst;
+    }
 
     /* A crash half way leaves the temporary file, never a half-written library. */
     size_t len = strlen(path) + 32;

@@ -8,7 +8,7 @@
 
 #define SM_FORMAT_NAME "specmatch-library"
 #define SM_FORMAT_MAJOR 1u
-#define SM_FORMAT_MINOR 0u
+#define SM_FORMAT_MINOR 1u /* 1.1: /controls */
 
 /* A column of strings, one per spectrum: spectrum i is data[off[i] .. off[i+1]),
  * not NUL-terminated in the file; in memory every string is followed by a NUL that
@@ -110,6 +110,15 @@ struct sm_library {
     char *created;          /* ISO 8601 UTC */
     char checksum[80];      /* "sha256:" + 64 hex */
 
+    /* Control-status table joined to the spectra when the library was built
+     * (controls.c, docs/FORMAT.md "/controls"). Without one has_controls is false and
+     * the ctl columns are empty (NULL arrays). */
+    bool has_controls;
+    sm_strcol ctl[SM_CONTROL_COUNT]; /* cells of spectrum i's row, "" without a row */
+    char *ctl_source;       /* the table's file name (no directories) */
+    char *ctl_sha256;       /* SHA-256 of the table file, 64 hex */
+    uint64_t ctl_rows;      /* rows in the table, matched or not */
+
     sm_index *index;        /* NULL until built (opened libraries only). Once built,
                                the nominal arrays are stored in blocked order (index->
                                pos_of maps a library index to its slot) so that a block's
@@ -145,9 +154,35 @@ void sm_hex_(const uint8_t *bytes, size_t n, char *out); /* writes 2n chars + NU
  * (SPECMATCH_SHA256=portable forces the portable one). */
 const char *sm_sha256_impl_(void);
 
+/* The control-status table as read from a TSV file (controls.c): one row per
+ * compound, kept by the builder until the library is written and the rows are
+ * joined to the spectra by compound key (sm_compound_key). */
+typedef struct sm_ctl_row {
+    char *buf;                          /* the row's text, tabs turned into NULs */
+    const char *key;                    /* points into buf */
+    const char *cell[SM_CONTROL_COUNT]; /* into buf, or "" */
+    unsigned long line;                 /* line in the table file */
+} sm_ctl_row;
+
+typedef struct sm_ctl_table {
+    sm_ctl_row *rows;       /* sorted by key (strcmp), keys unique */
+    size_t n;
+    size_t cap;
+    char *source;           /* file name, no directories */
+    char sha256[65];        /* of the bytes that were parsed */
+} sm_ctl_table;
+
+sm_status sm_ctl_table_read_(const char *path, sm_ctl_table **out, sm_error *err);
+void sm_ctl_table_free_(sm_ctl_table *t);
+/* Replaces lib's control columns and provenance with the table's rows joined to
+ * lib's spectra. */
+sm_status sm_ctl_join_(const sm_ctl_table *t, sm_library *lib, sm_error *err);
+
 /* Content checksum: "sha256:<hex>" over the library's arrays in the canonical
  * order and byte layout documented in docs/FORMAT.md. */
 void sm_content_checksum_(const sm_library *lib, char out[80]);
+/* Checksum of the control columns (docs/FORMAT.md "/controls"), same form. */
+void sm_controls_checksum_(const sm_library *lib, char out[80]);
 
 /* The only functions that call HDF5 (h5io.c). write: creates path (which must not
  * be the final name: the caller renames). read: fills a zeroed lib and verifies the

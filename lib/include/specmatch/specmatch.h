@@ -249,8 +249,9 @@ SM_API const char *sm_library_control(const sm_library *lib, size_t i, sm_contro
 SM_API bool sm_library_control_scheduled(const sm_library *lib, size_t i);
 /* One line for people, written to out (cap bytes, always NUL-terminated when cap > 0):
  * "SCHEDULED: UN 1961 Schedule I (2017); US CSA Schedule I (FRS class-wide)",
- * "listed, not scheduled: ...", "not listed in the table's sources", or "" when the
- * library has no control table. Returns the length it wanted. */
+ * "not scheduled under the table's sources (as of 2024)", "listed (CLASS); control
+ * status not recorded", "not listed in the table's sources", or "" when the library
+ * has no control table. Never "legal". Returns the length it wanted. */
 SM_API size_t sm_library_control_summary(const sm_library *lib, size_t i, char *out,
                                          size_t cap);
 
@@ -411,6 +412,49 @@ SM_API sm_status sm_judge(const sm_library *lib, sm_nominal q, const sm_hit *hit
 
 /* The caution every verdict carries. */
 SM_API const char *sm_verdict_caution(void);
+
+/* ------------------------------------------------------------------ */
+/* Analogues: hybrid search and mass shifts (docs/ANALOGUES.md)          */
+
+/* Hybrid match factor (after Moorthy et al., Anal. Chem. 2017): with
+ * delta_m = MW(unknown) - MW(library), each library peak at m may pair with the
+ * unknown's peak at m (direct) or at m + delta_m (shifted, the part of the molecule
+ * that carries the modification); every peak pairs at most once, the pairs that add
+ * most to the dot product first. Weights sqrt(m I) as in the identity MF, over the
+ * common m/z range, intensity-1 peaks passed over; the score is 1000 (sum of paired
+ * products)^2 / (norm_u norm_l), 0..1000 (shown as 0..999). delta_m = 0 gives the
+ * identity MF's first term times 1000. */
+SM_API double sm_hybrid_match_factor(sm_nominal unknown, sm_nominal library, int delta_m);
+/* Same, also counting the pairs: *n_direct direct and *n_shifted shifted pairs
+ * (either may be NULL); shifted[] (room for library.n, may be NULL) receives 1 for
+ * each library peak paired through the shift. */
+SM_API double sm_hybrid_match_factor_ex(sm_nominal unknown, sm_nominal library, int delta_m,
+                                        size_t *n_direct, size_t *n_shifted,
+                                        uint8_t *shifted);
+
+/* Mass shifts between two spectra by FFT cross-correlation (fftw3f): the shifts s
+ * (|s| <= max_shift, s != 0) at which the unknown's weights, moved down by s, best
+ * overlap the library spectrum's, beyond what the direct overlap already explains.
+ * One sm_shifter per thread (it holds the FFT plans and buffers). */
+typedef struct sm_shifter sm_shifter;
+SM_API sm_status sm_shifter_new(sm_shifter **out, sm_error *err);
+SM_API void sm_shifter_free(sm_shifter *s);
+/* Writes up to max_out shifts, best first, and their correlation scores (the share
+ * of the library spectrum's weight that the shift pairs, 0..1) to shifts[] and
+ * scores[] (scores may be NULL); returns how many. */
+SM_API size_t sm_shifter_propose(sm_shifter *s, sm_nominal unknown, sm_nominal library,
+                                 int max_shift, int *shifts, double *scores, size_t max_out);
+
+/* Molecular weight of an unknown estimated from its spectrum: the highest ion that
+ * can be a molecular ion (not an isotope peak of the ion below it, no implausible
+ * loss to the next fragment). confidence: 0 no candidate, 1 low (weak ion or a
+ * doubtful loss), 2 high. */
+typedef struct sm_mw_estimate {
+    unsigned mw;
+    unsigned intensity; /* of the candidate ion, 1..999 */
+    int confidence;
+} sm_mw_estimate;
+SM_API void sm_estimate_mw(sm_nominal unknown, sm_mw_estimate *out);
 
 /* ------------------------------------------------------------------ */
 /* SIMD kernels                                                        */
