@@ -456,6 +456,63 @@ typedef struct sm_mw_estimate {
 } sm_mw_estimate;
 SM_API void sm_estimate_mw(sm_nominal unknown, sm_mw_estimate *out);
 
+/* Whether library spectrum i is of a fentanyl-related compound by the library's
+ * control table: class fentanyl-analogue, -precursor or -metabolite, or an internal
+ * standard labelled from one (false without a table). */
+SM_API bool sm_library_fentanyl_class(const sm_library *lib, size_t i);
+
+/* What a mass shift may stand for: up to max_out short texts from the documented
+ * table of substitutions (docs/ANALOGUES.md), e.g. +14 -> "CH2 (a methyl group, or
+ * one more carbon in a chain)"; returns how many. */
+SM_API size_t sm_shift_explain(int delta_m, const char **out, size_t max_out);
+
+/* Hits the analogue analysis looks at. */
+#define SM_ANALOGUE_HITS 20
+/* Closest analogues it reports. */
+#define SM_ANALOGUE_MAX 3
+
+typedef struct sm_analogue_params {
+    double min_hybrid;      /* hybrid MF the closest analogue must reach (650) */
+    double min_class_share; /* MF-weighted share of fentanyl-class compounds among the
+                               best 10 identity hits (0.3) */
+    int max_shift;          /* largest |delta M| looked at (150) */
+    double query_mw;        /* the unknown's MW when known (metadata, --mw); NAN: not
+                               known, then shifts come from the FFT and the estimate */
+} sm_analogue_params;
+SM_API void sm_analogue_defaults(sm_analogue_params *p);
+
+typedef struct sm_analogue_hit {
+    size_t hit;             /* position in hits[] */
+    int delta_m;            /* MW(unknown) - MW(library) that the hybrid MF used */
+    double hybrid_mf;
+    size_t n_direct, n_shifted;
+    uint16_t shifted_mz[8]; /* the library's most intense ions paired through the
+                               shift (their m/z; the unknown's are + delta_m) */
+    size_t n_shifted_mz;
+    const char *part;       /* the part of a fentanyl molecule the shifted ions point
+                               to ("acyl group", "anilide ring", "phenethyl part",
+                               "piperidine ring or phenethyl part", ""), or "" */
+} sm_analogue_hit;
+
+typedef struct sm_analogue {
+    bool suspected;         /* the analogue verdict applies */
+    size_t n;               /* closest analogues, best hybrid MF first */
+    sm_analogue_hit best[SM_ANALOGUE_MAX];
+    double class_share;     /* fentanyl-class share among the best identity hits */
+    unsigned query_mw;      /* the MW used: given, or estimated (0: none) */
+    int mw_source;          /* 0 none, 1 given, 2 estimated with high confidence,
+                               3 estimated with low confidence */
+} sm_analogue;
+
+/* Analogue analysis of a query: hybrid MF against the best identity hits (hits,
+ * k of at least SM_ANALOGUE_HITS), at the shift the MWs give or the FFT proposes,
+ * and whether the evidence supports a suspected fentanyl-related substance not in
+ * the library (docs/ANALOGUES.md). sh: one shifter per thread. */
+SM_API sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_nominal q,
+                                     const sm_hit *hits, size_t n_hits,
+                                     const sm_analogue_params *params, sm_analogue *out,
+                                     sm_error *err);
+
 /* ------------------------------------------------------------------ */
 /* SIMD kernels                                                        */
 
