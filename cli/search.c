@@ -18,6 +18,11 @@ typedef struct search_ctx {
     sm_judge_params judge;
     sm_hit *hits;
     sm_verdict verdict; /* of the query being written */
+    bool analogues;     /* --analogues: the analysis for every query */
+    double mw;          /* --mw, NAN when not given */
+    sm_shifter *shifter;
+    sm_analogue analogue; /* of the query being written, when ran */
+    bool analogue_ran;
     size_t query;      /* next query index (every record read counts, good or bad) */
     size_t searched;
     size_t rejected;
@@ -45,6 +50,12 @@ static void usage(FILE *out)
         "  -f, --format FMT        table (default), jsonl, csv or tsv\n"
         "      --min-mf N          report only hits with MF >= N (0-999, default 0)\n"
         "      --fail-no-match     exit 1 when a query has no hit at or above --min-mf\n"
+        "      --analogues         analogue analysis (hybrid search) for every query; by\n"
+        "                          default it runs when the identity search identifies\n"
+        "                          nothing\n"
+        "      --mw N              the unknowns' molecular weight, for the hybrid search\n"
+        "                          (default: the MW field of each spectrum, else estimated\n"
+        "                          from the spectrum)\n"
         "  -r, --recursive         read directories recursively\n"
         "      --input-format F    msp, msl, jcamp or peaks (default: recognized from\n"
         "                          the content)\n"
@@ -124,6 +135,89 @@ static const char *verdict_control(const search_ctx *c, char *buf, size_t cap)
     return buf;
 }
 
+static const char *mw_source_name(int src)
+{
+    switch (src) {
+    case 1: return "given";
+    case 2: return "estimated";
+    case 3: return "estimated, doubtful";
+    default: return "unknown";
+    }
+}
+
+/* "+14: CH2 more (...)" or "+7: no single listed substitution" */
+static void shift_text(int dm, char *buf, size_t cap)
+{
+    const char *why[4];
+    size_t n = sm_shift_explain(dm, why, 4);
+    int len = snprintf(buf, cap, "%+d: ", dm);
+    if (len < 0 || (size_t)len >= cap)
+        return;
+    if (dm == 0) {
+        snprintf(buf + len, cap - (size_t)len, "same nominal mass (an isomer, or a change of "
+                                                "no mass)");
+        return;
+    }
+    if (n == 0) {
+        snprintf(buf + len, cap - (size_t)len, "no single listed substitution");
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        int w = snprintf(buf + len, cap - (size_t)len, "%s%s", j ? "; or " : "", why[j]);
+        if (w < 0 || (size_t)(len + w) >= cap)
+            return;
+        len += w;
+    }
+}
+
+#define LEGISLATION_NOTE                                                                  \
+    "analogue or class-wide legislation (such as the US class-wide listing of "          \
+    "fentanyl-related substances) may apply"
+
+static void print_analogue(const search_ctx *c)
+{
+    const sm_library *lib = c->lib;
+    const sm_analogue *a = &c->analogue;
+    char buf[512], ctl[512];
+    if (c->verdict.status == SM_VERDICT_ANALOGUE)
+        printf("Verdict: SUSPECTED ANALOGUE: a fentanyl-related substance that the library "
+               "does not hold\n");
+    else
+        printf("Analogue analysis: %s\n",
+               a->suspected ? "the spectrum also resembles fentanyl analogues"
+                            : "not a suspected fentanyl analogue");
+    if (a->mw_source == 1)
+        printf("  unknown's MW: %u (given)", a->query_mw);
+    else if (a->mw_source)
+        printf("  highest possible molecular ion: m/z %u (%s; a fragment when the molecular "
+               "ion is absent)",
+               a->query_mw, mw_source_name(a->mw_source));
+    else
+        printf("  unknown's MW: unknown");
+    printf("; fentanyl-class share of the best identity hits: %.0f%%\n", 100 * a->class_share);
+    for (size_t k = 0; k < a->n; k++) {
+        const sm_analogue_hit *h = &a->best[k];
+        size_t li = c->hits[h->hit].index;
+        shift_text(h->delta_m, buf, sizeof buf);
+        printf("  %s %s (hybrid MF %d, identity MF %d), delta M %s\n",
+               k == 0 ? "closest known:" : "also:         ",
+               sm_library_field(lib, li, SM_FIELD_NAME), sm_mf_display(h->hybrid_mf),
+               sm_mf_display(c->hits[h->hit].mf), buf);
+        if (h->n_shifted_mz > 0) {
+            printf("    ions carrying the shift (library -> unknown):");
+            for (size_t t = 0; t < h->n_shifted_mz; t++)
+                printf(" %u->%d", h->shifted_mz[t], (int)h->shifted_mz[t] + h->delta_m);
+            if (*h->part)
+                printf("; modified part: %s", h->part);
+            putchar('\n');
+        }
+        if (*control_of(c, li, ctl, sizeof ctl))
+            printf("    control status: %s\n", ctl);
+    }
+    if (c->verdict.status == SM_VERDICT_ANALOGUE)
+        printf("  Not identified: the compound itself is unknown; %s.\n", LEGISLATION_NOTE);
+}
+
 static void print_verdict_line(const search_ctx *c)
 {
     const sm_library *lib = c->lib;
@@ -146,6 +240,8 @@ static void print_verdict_line(const search_ctx *c)
                "apart; a second technique (retention index, IR, ...) is needed to decide "
                "between them (confidence that one of them is right: %.2f)\n",
                v->confidence);
+    } else if (v->status == SM_VERDICT_ANALOGUE) {
+        print_analogue(c);
     } else {
         printf("Verdict: NO MATCH: %s", sm_verdict_reason_text(v->reason));
         if (v->reason == SM_REASON_IONS_ABOVE_MW)
@@ -164,6 +260,8 @@ static void print_verdict_line(const search_ctx *c)
     }
     if (v->n_group > 0 && *verdict_control(c, ctl, sizeof ctl))
         printf("Control status: %s\n", ctl);
+    if (c->analogue_ran && v->status != SM_VERDICT_ANALOGUE && (c->analogues || c->analogue.n > 0))
+        print_analogue(c);
     printf("Caution: %s\n", sm_verdict_caution());
 }
 
@@ -247,6 +345,52 @@ static void json_hit_ref(const search_ctx *c, const sm_hit *h)
     fputs("}", stdout);
 }
 
+static void emit_analogue_json(const search_ctx *c)
+{
+    const sm_analogue *a = &c->analogue;
+    char ctl[512];
+    fprintf(stdout, ",\"analogue\":{\"suspected\":%s,\"query_mw\":",
+            a->suspected ? "true" : "false");
+    if (a->mw_source)
+        fprintf(stdout, "%u", a->query_mw);
+    else
+        fputs("null", stdout);
+    fprintf(stdout, ",\"mw_source\":\"%s\",\"class_share\":%.3f,\"closest\":[",
+            mw_source_name(a->mw_source), a->class_share);
+    for (size_t k = 0; k < a->n; k++) {
+        const sm_analogue_hit *h = &a->best[k];
+        size_t li = c->hits[h->hit].index;
+        fputs(k ? ",{\"name\":" : "{\"name\":", stdout);
+        cli_json_str(stdout, sm_library_field(c->lib, li, SM_FIELD_NAME));
+        fputs(",\"inchikey\":", stdout);
+        cli_json_str(stdout, sm_library_field(c->lib, li, SM_FIELD_INCHIKEY));
+        fprintf(stdout, ",\"library_index\":%zu,\"hybrid_mf\":%.2f,\"mf\":%.2f,\"delta_m\":%d,"
+                        "\"fentanyl_class\":%s,\"substitutions\":[",
+                li, h->hybrid_mf, c->hits[h->hit].mf, h->delta_m,
+                sm_library_fentanyl_class(c->lib, li) ? "true" : "false");
+        const char *why[4];
+        size_t nw = sm_shift_explain(h->delta_m, why, 4);
+        for (size_t j = 0; j < nw; j++) {
+            if (j)
+                putchar(',');
+            cli_json_str(stdout, why[j]);
+        }
+        fputs("],\"shifted_ions\":[", stdout);
+        for (size_t t = 0; t < h->n_shifted_mz; t++)
+            fprintf(stdout, "%s[%u,%d]", t ? "," : "", h->shifted_mz[t],
+                    (int)h->shifted_mz[t] + h->delta_m);
+        fputs("],\"part\":", stdout);
+        cli_json_str(stdout, h->part);
+        fputs(",\"control\":", stdout);
+        if (sm_library_has_controls(c->lib, NULL, NULL))
+            cli_json_str(stdout, control_of(c, li, ctl, sizeof ctl));
+        else
+            fputs("null", stdout);
+        putchar('}');
+    }
+    fputs("]}", stdout);
+}
+
 static void emit_verdict_json(const search_ctx *c, const sm_spectrum *s, const char *qname,
                               const char *path, size_t q, size_t nh)
 {
@@ -291,6 +435,10 @@ static void emit_verdict_json(const search_ctx *c, const sm_spectrum *s, const c
         cli_json_str(stdout, verdict_control(c, ctl, sizeof ctl));
     else
         fputs("null", stdout);
+    if (c->analogue_ran)
+        emit_analogue_json(c);
+    if (v->status == SM_VERDICT_ANALOGUE)
+        fputs(",\"legislation\":\"" LEGISLATION_NOTE "\"", stdout);
     fputs(",\"caution\":", stdout);
     cli_json_str(stdout, sm_verdict_caution());
     fputs("}\n", stdout);
@@ -403,6 +551,31 @@ typedef struct rec {
     size_t n;
 } rec;
 
+/* The analogue analysis: for every query with --analogues, else when the identity
+ * search did not identify it. A suspected analogue becomes the verdict only then. */
+static sm_status analyse(search_ctx *c, sm_nominal q, const sm_spectrum *s, size_t nh,
+                         sm_error *err)
+{
+    c->analogue_ran = false;
+    bool identified = c->verdict.status == SM_VERDICT_IDENTIFIED ||
+                      c->verdict.status == SM_VERDICT_ISOMERS;
+    if (nh == 0 || (!c->analogues && identified) ||
+        !sm_library_has_controls(c->lib, NULL, NULL))
+        return SM_OK;
+    sm_analogue_params p;
+    sm_analogue_defaults(&p);
+    p.query_mw = !isnan(c->mw) ? c->mw : s->mw;
+    sm_status st = sm_analogue_analyze(c->lib, c->shifter, q, c->hits, nh, &p, &c->analogue, err);
+    if (st != SM_OK)
+        return st;
+    c->analogue_ran = true;
+    if (!identified && c->analogue.suspected) {
+        c->verdict.status = SM_VERDICT_ANALOGUE;
+        c->verdict.reason = SM_REASON_NONE;
+    }
+    return SM_OK;
+}
+
 static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
 {
     int code = EXIT_OK;
@@ -451,7 +624,8 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
         size_t n = nh[slot[r]];
         c->hits = hits + slot[r] * c->k_search;
         sm_nominal qn = {x->n, x->mz, x->in};
-        if (sm_judge(c->lib, qn, c->hits, n, &c->judge, &c->verdict, &err) != SM_OK) {
+        if (sm_judge(c->lib, qn, c->hits, n, &c->judge, &c->verdict, &err) != SM_OK ||
+            analyse(c, qn, &x->s, n, &err) != SM_OK) {
             cli_report(&err);
             code = EXIT_IO;
             goto out;
@@ -564,6 +738,8 @@ int cmd_search(int argc, char **argv)
         {"format", required_argument, NULL, 'f'},
         {"min-mf", required_argument, NULL, 'm'},
         {"fail-no-match", no_argument, NULL, 'F'},
+        {"analogues", no_argument, NULL, 'A'},
+        {"mw", required_argument, NULL, 'M'},
         {"recursive", no_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 'j'},
         {"kernel", required_argument, NULL, 'K'},
@@ -575,7 +751,7 @@ int cmd_search(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    search_ctx c = {.fmt = FMT_TABLE, .top = 10, .min_mf = 0};
+    search_ctx c = {.fmt = FMT_TABLE, .top = 10, .min_mf = 0, .mw = NAN};
     const char *libpath = NULL;
     bool fail_no_match = false, recursive = false;
     int progress_opt = -1; /* -1: when stderr is a terminal */
@@ -623,6 +799,19 @@ int cmd_search(int argc, char **argv)
         case 'F':
             fail_no_match = true;
             break;
+        case 'A':
+            c.analogues = true;
+            break;
+        case 'M': {
+            double v = strtod(optarg, &end);
+            if (*end || !(v >= 1 && v <= SM_MAX_NOMINAL_MZ)) {
+                cli_errorf("--mw expects the unknown's molecular weight, a number from 1 to %d, "
+                           "got '%s'", SM_MAX_NOMINAL_MZ, optarg);
+                return EXIT_USAGE;
+            }
+            c.mw = v;
+            break;
+        }
         case 'r':
             recursive = true;
             break;
@@ -695,7 +884,12 @@ int cmd_search(int argc, char **argv)
     cli_verbose("library %s: %zu spectra", libpath, sm_library_size(lib));
     c.lib = lib;
     sm_judge_defaults(&c.judge);
-    c.k_search = c.top > SM_JUDGE_HITS ? c.top : SM_JUDGE_HITS;
+    c.k_search = c.top > SM_ANALOGUE_HITS ? c.top : SM_ANALOGUE_HITS;
+    if (sm_shifter_new(&c.shifter, &err) != SM_OK) {
+        cli_report(&err);
+        code = EXIT_IO;
+        goto out;
+    }
     code = cli_inputs_expand(&in, argv + optind, argc - optind, recursive);
     if (c.fmt == FMT_CSV)
         puts("query,query_name,rank,mf,rmf,name,formula,mw,inchikey,cas,library_id,source,"
@@ -717,6 +911,7 @@ int cmd_search(int argc, char **argv)
         code = EXIT_NO_MATCH;
 out:
     cli_inputs_free(&in);
+    sm_shifter_free(c.shifter);
     sm_library_close(lib);
     return code;
 }

@@ -73,6 +73,35 @@ check min_mf 0 "" -- "$SM" search --min-mf 885 "$S"
 check fail_no_match 1 "" -- "$SM" search --min-mf 990 --fail-no-match "$S"
 check fail_no_match_ok 0 "" -- "$SM" search --min-mf 900 --fail-no-match --top 1 "$S"
 
+# Verdicts. A made-up fluoro analogue of the sample (its ions from m/z 150 up moved by
+# +18, as a fluoro substituent on the part of fentanyl those ions carry): no library
+# spectrum matches it well, the hybrid search finds fentanyl at delta M +18.
+awk '/^[Nn]um [Pp]eaks/ { inpk = 1; next }
+     !inpk { next }
+     { for (i = 1; i + 1 <= NF; i += 2) { m = $i + 0; v = $(i + 1); gsub(/;/, "", v);
+         if (m >= 150) m += 18; if (!(m in a) || a[m] < v + 0) a[m] = v + 0 } }
+     END { for (m in a) print m, a[m] }' "$SPECTRA/$S" | sort -n >"$TMP/peaks.txt"
+{
+    echo "Name: made-up fluoro fentanyl"
+    echo "Num Peaks: $(wc -l <"$TMP/peaks.txt")"
+    cat "$TMP/peaks.txt"
+} >"$TMP/madeup.msp"
+cd "$TMP" || exit 1
+check analogue_table 0 "" "Verdict: SUSPECTED ANALOGUE" -- "$SM" search --top 3 madeup.msp
+check analogue_jsonl 0 "" \
+    '"status":"analogue".*"closest":\[\{"name":"Fentanyl".*"delta_m":18,"fentanyl_class":true,"substitutions":\["F for H' -- \
+    "$SM" search --format jsonl --top 1 madeup.msp
+check analogue_given_mw 0 "" '"query_mw":354,"mw_source":"given"' -- \
+    "$SM" search --format jsonl --top 1 --mw 354 madeup.msp
+check analogues_forced 0 "" "Analogue analysis: " -- "$SM" search --analogues --top 3 "$SPECTRA/$S"
+check bad_mw 2 "--mw expects" -- "$SM" search --mw 0 "$SPECTRA/$S"
+# A compound not in the library (the first MassBank negative): no match, the reason said.
+awk 'BEGIN { RS = ""; ORS = "\n\n" } NR == 1 { print; exit }' \
+    "$SPECTRA/massbank-ei-not-in-library.msp" >"$TMP/negative.msp"
+check no_match_verdict 0 "" '"type":"verdict".*"status":"no_match".*"reason":"no hit reaches' -- \
+    "$SM" search --format jsonl --top 1 negative.msp
+cd "$SPECTRA" || exit 1
+
 # Bad input: every spectrum is accounted for, the others are still searched.
 cd "$TMP" || exit 1
 {

@@ -1,0 +1,214 @@
+/* test_analogue.c — the analogue analysis on real spectra: SWGDRUG fentanyl-class
+ * compounds left out of the library one at a time, MassBank compounds not in it,
+ * and the substitution table. The counts are those docs/ANALOGUES.md reports. */
+#include "test_common.h"
+
+static sm_library *lib;
+static sm_searcher *searcher;
+static sm_shifter *shifter;
+
+static int setup(void **state)
+{
+    (void)state;
+    sm_error e = {0};
+    if (sm_library_open_ex(SM_DEFAULT_LIBRARY, SM_OPEN_SEARCH_ONLY, &lib, &e) != SM_OK)
+        return -1;
+    if (sm_searcher_new(lib, &searcher, &e) != SM_OK || sm_shifter_new(&shifter, &e) != SM_OK)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sm_shifter_free(shifter);
+    sm_searcher_free(searcher);
+    sm_library_close(lib);
+    return 0;
+}
+
+/* Final verdict as the CLI gives it: identity first, analogue when it identifies
+ * nothing. */
+static sm_verdict_status final_verdict(sm_nominal q, sm_verdict *v, sm_analogue *a,
+                                       const sm_hit *h, size_t nh)
+{
+    sm_error e = {0};
+    assert_int_equal(sm_judge(lib, q, h, nh, NULL, v, &e), SM_OK);
+    assert_int_equal(sm_analogue_analyze(lib, shifter, q, h, nh, NULL, a, &e), SM_OK);
+    if (v->status == SM_VERDICT_NO_MATCH && a->suspected)
+        return SM_VERDICT_ANALOGUE;
+    return v->status;
+}
+
+static void test_fentanyl_left_out(void **state)
+{
+    (void)state;
+    sm_error e = {0};
+    size_t n = sm_library_size(lib);
+    char (*key)[64] = malloc(n * 64);
+    uint8_t *skip = calloc(n, 1);
+    assert_non_null(key);
+    assert_non_null(skip);
+    for (size_t i = 0; i < n; i++)
+        sm_compound_key(sm_library_field(lib, i, SM_FIELD_INCHIKEY),
+                        sm_library_field(lib, i, SM_FIELD_NAME),
+                        sm_library_field(lib, i, SM_FIELD_FORMULA), key[i], 64);
+    sm_searcher_set_skip(searcher, skip);
+    size_t queries = 0, analogue = 0, iso_fentanyl = 0, identified = 0, none = 0;
+    size_t explainable = 0, explained = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(sm_library_control(lib, i, SM_CONTROL_CLASS), "fentanyl-", 9) != 0)
+            continue;
+        assert_true(sm_library_fentanyl_class(lib, i));
+        for (size_t j = 0; j < n; j++)
+            skip[j] = strcmp(key[i], key[j]) == 0;
+        sm_hit h[SM_ANALOGUE_HITS];
+        size_t nh;
+        sm_nominal q = sm_library_nominal(lib, i);
+        assert_int_equal(sm_search_nominal(searcher, q, SM_ANALOGUE_HITS, SIZE_MAX, h, &nh, &e),
+                         SM_OK);
+        for (size_t j = 0; j < nh; j++)
+            assert_int_equal(skip[h[j].index], 0);
+        sm_verdict v;
+        sm_analogue a;
+        queries++;
+        switch (final_verdict(q, &v, &a, h, nh)) {
+        case SM_VERDICT_ANALOGUE: {
+            analogue++;
+            /* the closest analogue is fentanyl-class and reaches the threshold */
+            assert_true(sm_library_fentanyl_class(lib, h[a.best[0].hit].index));
+            assert_true(a.best[0].hybrid_mf >= 650);
+            double dm = sm_library_mw(lib, i) - sm_library_mw(lib, h[a.best[0].hit].index);
+            const char *why[2];
+            if (dm != 0 && sm_shift_explain((int)lround(dm), why, 2) > 0) {
+                explainable++;
+                explained += a.best[0].delta_m == (int)lround(dm);
+            }
+            break;
+        }
+        case SM_VERDICT_ISOMERS: {
+            bool all = true;
+            for (size_t g = 0; g < v.n_group; g++)
+                all &= sm_library_fentanyl_class(lib, h[v.group[g]].index);
+            assert_true(all);
+            iso_fentanyl++;
+            break;
+        }
+        case SM_VERDICT_IDENTIFIED:
+            identified++;
+            break;
+        default:
+            none++;
+        }
+    }
+    sm_searcher_set_skip(searcher, NULL);
+    printf("fentanyl-class left out: %zu queries: analogue %zu, fentanyl-only isomers %zu, "
+           "identified (as another compound) %zu, no match %zu; delta M found %zu of %zu\n",
+           queries, analogue, iso_fentanyl, identified, none, explained, explainable);
+    assert_int_equal(queries, 167);
+    assert_int_equal(analogue, 69);
+    assert_int_equal(iso_fentanyl, 56);
+    assert_int_equal(identified, 33);
+    assert_int_equal(none, 9);
+    assert_int_equal(explainable, 53);
+    assert_int_equal(explained, 48);
+    free(key);
+    free(skip);
+}
+
+static void test_massbank_false_alarms(void **state)
+{
+    (void)state;
+    sm_reader *r;
+    sm_error e = {0};
+    sm_spectrum s;
+    sm_spectrum_init(&s);
+    assert_int_equal(sm_reader_open(spectra_file("massbank-ei-not-in-library.msp"), &r, &e),
+                     SM_OK);
+    static uint16_t mz[SM_MAX_NOMINAL_MZ + 1], in[SM_MAX_NOMINAL_MZ + 1];
+    size_t queries = 0, alarms = 0;
+    sm_status st;
+    while ((st = sm_reader_next(r, &s, &e)) != SM_END) {
+        assert_int_equal(st, SM_OK);
+        size_t qn = 0;
+        assert_int_equal(sm_preprocess(s.peaks, s.n_peaks, mz, in, SM_MAX_NOMINAL_MZ + 1, &qn,
+                                       &e),
+                         SM_OK);
+        sm_nominal q = {qn, mz, in};
+        sm_hit h[SM_ANALOGUE_HITS];
+        size_t nh;
+        assert_int_equal(sm_search_nominal(searcher, q, SM_ANALOGUE_HITS, SIZE_MAX, h, &nh, &e),
+                         SM_OK);
+        sm_verdict v;
+        sm_analogue a;
+        queries++;
+        alarms += final_verdict(q, &v, &a, h, nh) == SM_VERDICT_ANALOGUE;
+    }
+    sm_spectrum_clear(&s);
+    sm_reader_close(r);
+    printf("MassBank not in library: %zu of %zu called analogue\n", alarms, queries);
+    assert_int_equal(queries, 4555);
+    assert_int_equal(alarms, 3);
+}
+
+static void test_shift_table(void **state)
+{
+    (void)state;
+    const char *why[4];
+    assert_int_equal(sm_shift_explain(14, why, 4), 1);
+    assert_non_null(strstr(why[0], "CH2"));
+    assert_int_equal(sm_shift_explain(18, why, 4), 1);
+    assert_non_null(strstr(why[0], "F for H"));
+    assert_int_equal(sm_shift_explain(-14, why, 4), 1);
+    assert_int_equal(sm_shift_explain(7, why, 4), 0);
+    assert_int_equal(sm_shift_explain(0, why, 4), 0);
+    assert_int_equal(sm_shift_explain(14, why, 0), 0);
+    /* nothing to analyse */
+    sm_analogue a;
+    sm_error e = {0};
+    sm_nominal empty = {0, NULL, NULL};
+    assert_int_equal(sm_analogue_analyze(lib, shifter, empty, NULL, 0, NULL, &a, &e), SM_OK);
+    assert_false(a.suspected);
+    assert_int_equal(a.n, 0);
+    assert_int_equal(sm_analogue_analyze(lib, NULL, empty, NULL, 0, NULL, &a, &e), SM_ERR_ARG);
+}
+
+/* With the MW given, the shift is MW(unknown) - MW(library) for every candidate. */
+static void test_given_mw(void **state)
+{
+    (void)state;
+    sm_error e = {0};
+    size_t n = sm_library_size(lib), cyclopentyl = SIZE_MAX;
+    for (size_t i = 0; i < n && cyclopentyl == SIZE_MAX; i++)
+        if (strcmp(sm_library_field(lib, i, SM_FIELD_NAME), "Cyclopentyl fentanyl") == 0)
+            cyclopentyl = i;
+    assert_int_not_equal(cyclopentyl, SIZE_MAX);
+    sm_hit h[SM_ANALOGUE_HITS];
+    size_t nh;
+    sm_nominal q = sm_library_nominal(lib, cyclopentyl);
+    assert_int_equal(sm_search_nominal(searcher, q, SM_ANALOGUE_HITS, cyclopentyl, h, &nh, &e),
+                     SM_OK);
+    sm_analogue_params p;
+    sm_analogue_defaults(&p);
+    p.query_mw = sm_library_mw(lib, cyclopentyl);
+    sm_analogue a;
+    assert_int_equal(sm_analogue_analyze(lib, shifter, q, h, nh, &p, &a, &e), SM_OK);
+    assert_int_equal(a.mw_source, 1);
+    assert_int_equal(a.query_mw, (unsigned)lround(p.query_mw));
+    for (size_t k = 0; k < a.n; k++) {
+        double lmw = sm_library_mw(lib, h[a.best[k].hit].index);
+        int dm = a.best[k].delta_m;
+        assert_true(dm == 0 || dm == (int)lround(p.query_mw - lmw));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shift_table),
+        cmocka_unit_test(test_given_mw),
+        cmocka_unit_test(test_fentanyl_left_out),
+        cmocka_unit_test(test_massbank_false_alarms),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
