@@ -146,6 +146,11 @@ int main(int argc, char **argv)
         tally *t = fentanyl ? &fen : &other;
         current_set = fentanyl ? "fen" : "other";
         const char *verdict = judge(lib, sh, q, h, nh, &a, t, &iso_fent);
+        if (!fentanyl && strcmp(verdict, "analogue") == 0)
+            printf("false alarm (SWGDRUG): %s -> %s (hybrid %.1f, dM %d, share %.2f)\n",
+                   sm_library_field(lib, i, SM_FIELD_NAME),
+                   sm_library_field(lib, h[a.best[0].hit].index, SM_FIELD_NAME),
+                   a.best[0].hybrid_mf, a.best[0].delta_m, a.class_share);
         if (!fentanyl || a.n == 0)
             continue;
         /* Is the closest analogue's MW difference a listed substitution, and did the
