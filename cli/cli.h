@@ -59,5 +59,6 @@ int cmd_search(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_library(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

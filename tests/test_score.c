@@ -208,6 +208,43 @@ static void test_dense_form(void **state)
     free(d);
 }
 
+/* Cosine and entropy similarity against values worked out by hand from their
+ * definitions (specmatch.h). */
+static void test_alternative_scores(void **state)
+{
+    (void)state;
+    static const uint16_t amz[] = {100, 101}, ain[] = {999, 999};
+    static const uint16_t bmz[] = {100}, bin[] = {999};
+    sm_nominal a = {2, amz, ain}, b = {1, bmz, bin};
+    assert_near(sm_cosine_similarity(a, b), 1 / sqrt(2.0), 1e-12);
+    assert_near(sm_cosine_similarity(a, a), 1, 1e-12);
+    assert_near(sm_entropy_similarity(b, b), 1, 1e-12);
+    /* a: p = (1/2, 1/2), S = ln 2 (< 3: weight 0.25 + 0.25 ln 2 leaves equal halves);
+     * b: p = (1), S = 0; merged (3/4, 1/4) */
+    double sm = -(0.75 * log(0.75) + 0.25 * log(0.25));
+    assert_near(sm_entropy_similarity(a, b), 1 - (2 * sm - log(2.0)) / log(4.0), 1e-12);
+    assert_near(sm_entropy_similarity(a, b), sm_entropy_similarity(b, a), 1e-15);
+    /* unequal intensities: the weighting changes them. a2 = (999, 333): p = (3/4, 1/4),
+     * S = 0.5623 -> exponent w = 0.25 + 0.25 S; b alone at m/z 100 */
+    static const uint16_t cin[] = {999, 333};
+    sm_nominal c = {2, amz, cin};
+    double s0 = -(0.75 * log(0.75) + 0.25 * log(0.25)), w = 0.25 + 0.25 * s0;
+    double p0 = pow(0.75, w), p1 = pow(0.25, w), t = p0 + p1;
+    p0 /= t;
+    p1 /= t;
+    double sc = -(p0 * log(p0) + p1 * log(p1));
+    double m0 = (p0 + 1) / 2, m1 = p1 / 2;
+    double smc = -(m0 * log(m0) + m1 * log(m1));
+    assert_near(sm_entropy_similarity(c, b), 1 - (2 * smc - sc) / log(4.0), 1e-12);
+    /* no shared peak: 0 */
+    static const uint16_t dmz[] = {200};
+    sm_nominal d = {1, dmz, bin};
+    assert_near(sm_entropy_similarity(b, d), 0, 1e-12);
+    assert_near(sm_cosine_similarity(b, d), 0, 0);
+    sm_nominal empty = {0, bmz, bin};
+    assert_near(sm_entropy_similarity(empty, b), 0, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_no_overlap),
         cmocka_unit_test(test_reference_values),
         cmocka_unit_test(test_dense_form),
+        cmocka_unit_test(test_alternative_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,6 +102,39 @@ check no_match_verdict 0 "" '"type":"verdict".*"status":"no_match".*"reason":"no
     "$SM" search --format jsonl --top 1 negative.msp
 cd "$SPECTRA" || exit 1
 
+# eval: the method validator's numbers, and that they are the ones search gives.
+check eval_massbank 0 "" "top-1 274 \\(84\\.0%\\), top-5 281" -- \
+    "$SM" eval --queries massbank-ei-in-library.msp
+check eval_replicates_json 0 "" \
+    '"set":"replicates".*"top1":206.*"in_library":\{"identified_right":160,"identified_wrong":1,"isomers_right":44,"isomers_wrong":4,"analogue":0,"no_match":47\}' -- \
+    "$SM" eval --replicates --format json
+check eval_entropy 0 "" "top-1 262 \\(80\\.4%\\)" -- \
+    "$SM" eval --score entropy --queries massbank-ei-in-library.msp
+check eval_no_input 2 "nothing to evaluate" -- "$SM" eval
+check eval_bad_score 2 "--score expects" -- "$SM" eval --score dot --replicates
+# Same queries through search (JSON Lines) and eval (JSON): the verdict counts agree.
+head -c 60000 massbank-ei-in-library.msp | awk 'BEGIN { RS = ""; ORS = "\n\n" } { r[NR] = $0 }
+    END { for (i = 1; i < NR; i++) print r[i] }' >"$TMP/mb40.msp"
+"$SM" search -q --format jsonl "$TMP/mb40.msp" >"$TMP/mb40.jsonl"
+"$SM" eval -q --format json --queries "$TMP/mb40.msp" >"$TMP/mb40.json"
+check eval_matches_search 0 "" "^agree" -- python3 -c '
+import json, sys
+statuses = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["type"] == "verdict":
+        statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+e = json.load(open(sys.argv[2]))
+v = e["verdicts"]
+count = lambda k: v["in_library"][k] + v["not_in_library"][k]
+mine = {"identified": count("identified_right") + count("identified_wrong"),
+        "isomers": count("isomers_right") + count("isomers_wrong"),
+        "analogue": count("analogue"), "no_match": count("no_match")}
+mine = {k: n for k, n in mine.items() if n}
+print("agree" if mine == statuses and e["queries"] == sum(statuses.values()) else
+      "differ: search %r, eval %r" % (statuses, mine))
+' "$TMP/mb40.jsonl" "$TMP/mb40.json"
+
 # Bad input: every spectrum is accounted for, the others are still searched.
 cd "$TMP" || exit 1
 {

@@ -167,6 +167,14 @@ SM_API sm_status sm_preprocess(const sm_peak *peaks, size_t n_peaks, uint16_t *m
  * rounding (may be -0.5 for no overlap). reverse != 0 gives the reverse MF. */
 SM_API double sm_match_factor(sm_nominal unknown, sm_nominal library, int reverse);
 
+/* Alternative scores, 0..1, for comparing methods (specmatch eval --score): the
+ * cosine of the two intensity vectors over nominal m/z (no weighting, whole range),
+ * and the spectral entropy similarity of Li et al. (Nat. Methods 2021): intensities
+ * normalized to sum 1, a spectrum of entropy below 3 weighted by the exponent
+ * 0.25 + 0.25 S, then 1 - (2 S(merged) - S(a) - S(b)) / ln 4 with merged = (a + b) / 2. */
+SM_API double sm_cosine_similarity(sm_nominal a, sm_nominal b);
+SM_API double sm_entropy_similarity(sm_nominal a, sm_nominal b);
+
 /* Integer shown to users: floor(mf + 0.5) clamped to 0..999. */
 SM_API int sm_mf_display(double mf);
 
