@@ -1,12 +1,17 @@
 /* eval.c — `specmatch eval`: identification rates, verdict accuracy, thresholds and
  * confusions on a reference set with known answers. */
+#include <ctype.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <errno.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "plots.h"
 
 #define KEY 64
 #define TOP 5
@@ -30,6 +35,7 @@ typedef struct result {
     size_t best;       /* library index of the top hit, SIZE_MAX when none */
     sm_verdict_status status;
     bool verdict_right; /* identified as the compound, or an isomer group holding it */
+    double confidence;  /* of the verdict (identity score only) */
 } result;
 
 typedef struct eval_ctx {
@@ -37,6 +43,7 @@ typedef struct eval_ctx {
     char (*key)[KEY];
     enum score score;
     bool json;
+    const char *plots; /* --plots DIR, or NULL */
     sm_searcher *searcher;
     sm_shifter *shifter;
 } eval_ctx;
@@ -58,6 +65,9 @@ static void usage(FILE *out)
           "  -s, --score NAME        identity (default), reverse, cosine or entropy\n"
           "  -f, --format FMT        table (default) or json\n"
           "      --worst N           confusions listed (default 10)\n"
+          "      --plots DIR         SVG figures per set: score distributions of right and\n"
+          "                          wrong top hits, identification rate against false rate,\n"
+          "                          calibration of the confidence\n"
           "  -q, --quiet             only errors on stderr\n"
           "  -h, --help              this help\n"
           "\n"
@@ -139,6 +149,7 @@ static sm_status evaluate(eval_ctx *c, const query *qs, size_t nq, result *res, 
         if (st != SM_OK)
             return st;
         r->status = v.status;
+        r->confidence = v.confidence;
         for (size_t g = 0; g < v.n_group; g++)
             r->verdict_right |= strcmp(c->key[hits[v.group[g]].index], x->key) == 0;
         if (v.status == SM_VERDICT_NO_MATCH && sm_library_has_controls(c->lib, NULL, NULL)) {
@@ -351,6 +362,107 @@ static void report(const eval_ctx *c, const char *set, const query *qs, const re
     free(wrong);
 }
 
+/* File name for a set's figure: DIR/SET-SCORE-WHAT.svg, the set's name reduced to
+ * letters, digits, '-' and '.' (a path loses its directories). */
+static void figure_path(char *out, size_t cap, const char *dir, const char *set,
+                        const char *score, const char *what)
+{
+    const char *base = strrchr(set, '/');
+    base = base ? base + 1 : set;
+    char clean[128];
+    size_t k = 0;
+    for (const char *p = base; *p && k + 1 < sizeof clean; p++)
+        clean[k++] = (isalnum((unsigned char)*p) || *p == '-' || *p == '.') ? *p : '_';
+    clean[k] = '\0';
+    snprintf(out, cap, "%s/%s-%s-%s.svg", dir, clean, score, what);
+}
+
+/* The figures of one set: score distributions of right and wrong top hits, the
+ * identification-rate curve, and (identity score) the calibration of the confidence. */
+static int write_plots(const eval_ctx *c, const char *set, const result *res, size_t nq)
+{
+    bool mf_scale = c->score == SCORE_IDENTITY || c->score == SCORE_REVERSE;
+    double top = mf_scale ? 1000 : 1;
+    double *right = malloc((nq ? nq : 1) * sizeof *right);
+    double *wrong = malloc((nq ? nq : 1) * sizeof *wrong);
+    if (!right || !wrong) {
+        free(right);
+        free(wrong);
+        cli_errorf("out of memory");
+        return EXIT_IO;
+    }
+    size_t nr = 0, nw = 0, pos = 0;
+    for (size_t j = 0; j < nq; j++) {
+        pos += res[j].in_lib;
+        if (res[j].best == SIZE_MAX)
+            continue;
+        if (res[j].top1)
+            right[nr++] = res[j].score;
+        else
+            wrong[nw++] = res[j].score;
+    }
+    char path[4200], title[512];
+    const char *score = score_names[c->score];
+    const char *base = strrchr(set, '/');
+    set = base ? base + 1 : set; /* titles name the file, not its directories */
+    int rc = 0;
+    figure_path(path, sizeof path, c->plots, set, score, "scores");
+    snprintf(title, sizeof title, "%s: score of the top hit (%s)", set, score);
+    rc |= plot_score_histograms(path, title, mf_scale ? "score (MF, 0-999)" : "score (0-1)", 0,
+                                top, 20, right, nr, wrong, nw);
+
+    /* identification rate against false identification rate, 5 % of the scale apart */
+    enum { NT = 19 };
+    double fr[NT], tr[NT], th[NT];
+    for (int t = 0; t < NT; t++) {
+        th[t] = top * (0.05 + 0.05 * t);
+        size_t claims = 0, ok = 0;
+        for (size_t j = 0; j < nq; j++)
+            if (res[j].best != SIZE_MAX && res[j].score >= th[t]) {
+                claims++;
+                ok += res[j].top1;
+            }
+        tr[t] = pos ? 100.0 * (double)ok / (double)pos : 0;
+        fr[t] = nq ? 100.0 * (double)(claims - ok) / (double)nq : 0;
+    }
+    figure_path(path, sizeof path, c->plots, set, score, "rates");
+    snprintf(title, sizeof title, "%s: identification rate against false rate (%s)", set, score);
+    rc |= plot_rate_curve(path, title, fr, tr, th, NT);
+
+    if (c->score == SCORE_IDENTITY) {
+        double pred[10] = {0}, obs[10] = {0}, ece = 0;
+        size_t cnt[10] = {0};
+        for (size_t j = 0; j < nq; j++) {
+            if (res[j].best == SIZE_MAX)
+                continue;
+            int b = (int)(res[j].confidence * 10);
+            b = b < 0 ? 0 : (b > 9 ? 9 : b);
+            cnt[b]++;
+            pred[b] += res[j].confidence;
+            obs[b] += res[j].top1 || res[j].verdict_right;
+        }
+        size_t total = 0;
+        for (int b = 0; b < 10; b++)
+            total += cnt[b];
+        for (int b = 0; b < 10; b++)
+            if (cnt[b]) {
+                ece += fabs(pred[b] - obs[b]) / (double)(total ? total : 1);
+                pred[b] /= (double)cnt[b];
+                obs[b] /= (double)cnt[b];
+            }
+        figure_path(path, sizeof path, c->plots, set, score, "calibration");
+        snprintf(title, sizeof title, "%s: calibration of the confidence", set);
+        rc |= plot_calibration(path, title, pred, obs, cnt, 10, ece);
+    }
+    free(right);
+    free(wrong);
+    if (rc != 0) {
+        cli_errorf("cannot write figures in %s: %s", c->plots, strerror(errno));
+        return EXIT_IO;
+    }
+    return EXIT_OK;
+}
+
 static void free_queries(query *qs, size_t n)
 {
     for (size_t j = 0; j < n; j++) {
@@ -447,8 +559,9 @@ static int run_set(eval_ctx *c, const char *set, query *qs, size_t nq, size_t wo
         return EXIT_IO;
     }
     report(c, set, qs, res, nq, worst, t, first);
+    int code = c->plots ? write_plots(c, set, res, nq) : EXIT_OK;
     free(res);
-    return EXIT_OK;
+    return code;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -458,6 +571,7 @@ int cmd_eval(int argc, char **argv)
         {"replicates", no_argument, NULL, 'R'},   {"score", required_argument, NULL, 's'},
         {"format", required_argument, NULL, 'f'}, {"worst", required_argument, NULL, 'W'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"plots", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     const char *libpath = NULL;
@@ -512,6 +626,9 @@ int cmd_eval(int argc, char **argv)
             worst = (size_t)v;
             break;
         }
+        case 'P':
+            c.plots = optarg;
+            break;
         case 'q':
             cli_verbosity = 0;
             break;
@@ -531,6 +648,10 @@ int cmd_eval(int argc, char **argv)
         cli_errorf("nothing to evaluate; give --queries FILE or --replicates");
         fputs("Try 'specmatch eval --help'.\n", stderr);
         return EXIT_USAGE;
+    }
+    if (c.plots && mkdir(c.plots, 0777) != 0 && errno != EEXIST) {
+        cli_errorf("cannot create the figure directory %s: %s", c.plots, strerror(errno));
+        return EXIT_IO;
     }
     if (libpath == NULL && (libpath = cli_default_library()) == NULL) {
         cli_errorf("no reference library found; pass --library LIB.h5 or set SPECMATCH_LIBRARY");

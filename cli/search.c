@@ -1,5 +1,6 @@
 /* search.c — `specmatch search`: identify query spectra against a reference library. */
 #include <getopt.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,9 @@
 #include "cli.h"
 
 enum fmt { FMT_TABLE, FMT_JSONL, FMT_CSV, FMT_TSV };
+
+/* Threads that give the verdicts of a chunk (the analogue analysis is the costly part). */
+#define MAX_JUDGE_THREADS 64
 
 typedef struct search_ctx {
     const sm_library *lib;
@@ -20,7 +24,8 @@ typedef struct search_ctx {
     sm_verdict verdict; /* of the query being written */
     bool analogues;     /* --analogues: the analysis for every query */
     double mw;          /* --mw, NAN when not given */
-    sm_shifter *shifter;
+    sm_shifter *shifters[MAX_JUDGE_THREADS]; /* one per verdict thread */
+    unsigned n_shifters;
     sm_analogue analogue; /* of the query being written, when ran */
     bool analogue_ran;
     size_t query;      /* next query index (every record read counts, good or bad) */
@@ -549,30 +554,85 @@ typedef struct rec {
     size_t q;           /* query index */
     uint16_t *mz, *in;  /* preprocessed */
     size_t n;
+    const sm_hit *hits; /* its hits in the chunk's array, n_hits of them */
+    size_t n_hits;
+    sm_verdict verdict;
+    sm_analogue analogue;
+    bool analogue_ran;
 } rec;
 
-/* The analogue analysis: for every query with --analogues, else when the identity
- * search did not identify it. A suspected analogue becomes the verdict only then. */
-static sm_status analyse(search_ctx *c, sm_nominal q, const sm_spectrum *s, size_t nh,
-                         sm_error *err)
+/* Verdict of one searched record, and the analogue analysis: for every query with
+ * --analogues, else when the identity search did not identify it. A suspected
+ * analogue becomes the verdict only then. */
+static sm_status judge_rec(const search_ctx *c, rec *x, sm_shifter *sh, sm_error *err)
 {
-    c->analogue_ran = false;
-    bool identified = c->verdict.status == SM_VERDICT_IDENTIFIED ||
-                      c->verdict.status == SM_VERDICT_ISOMERS;
-    if (nh == 0 || (!c->analogues && identified) ||
+    sm_nominal q = {x->n, x->mz, x->in};
+    sm_status st = sm_judge(c->lib, q, x->hits, x->n_hits, &c->judge, &x->verdict, err);
+    x->analogue_ran = false;
+    if (st != SM_OK)
+        return st;
+    bool identified = x->verdict.status == SM_VERDICT_IDENTIFIED ||
+                      x->verdict.status == SM_VERDICT_ISOMERS;
+    if (x->n_hits == 0 || (!c->analogues && identified) ||
         !sm_library_has_controls(c->lib, NULL, NULL))
         return SM_OK;
     sm_analogue_params p;
     sm_analogue_defaults(&p);
-    p.query_mw = !isnan(c->mw) ? c->mw : s->mw;
-    sm_status st = sm_analogue_analyze(c->lib, c->shifter, q, c->hits, nh, &p, &c->analogue, err);
+    p.query_mw = !isnan(c->mw) ? c->mw : x->s.mw;
+    st = sm_analogue_analyze(c->lib, sh, q, x->hits, x->n_hits, &p, &x->analogue, err);
     if (st != SM_OK)
         return st;
-    c->analogue_ran = true;
-    if (!identified && c->analogue.suspected) {
-        c->verdict.status = SM_VERDICT_ANALOGUE;
-        c->verdict.reason = SM_REASON_NONE;
+    x->analogue_ran = true;
+    if (!identified && x->analogue.suspected) {
+        x->verdict.status = SM_VERDICT_ANALOGUE;
+        x->verdict.reason = SM_REASON_NONE;
     }
+    return SM_OK;
+}
+
+/* The chunk's verdicts on the search threads: thread t takes records t, t + T, ... */
+typedef struct judge_job {
+    const search_ctx *c;
+    rec *recs;
+    size_t nrec, first, step;
+    sm_shifter *shifter;
+    sm_error err;
+    sm_status st;
+} judge_job;
+
+static void *judge_worker(void *arg)
+{
+    judge_job *j = arg;
+    j->st = SM_OK;
+    for (size_t r = j->first; r < j->nrec && j->st == SM_OK; r += j->step)
+        if (j->recs[r].err.status == SM_OK)
+            j->st = judge_rec(j->c, &j->recs[r], j->shifter, &j->err);
+    return NULL;
+}
+
+static sm_status judge_chunk(search_ctx *c, rec *recs, size_t nrec, sm_error *err)
+{
+    unsigned nt = c->n_shifters;
+    judge_job jobs[MAX_JUDGE_THREADS];
+    pthread_t tid[MAX_JUDGE_THREADS];
+    bool started[MAX_JUDGE_THREADS] = {false};
+    for (unsigned t = 0; t < nt; t++) {
+        jobs[t] = (judge_job){c, recs, nrec, t, nt, c->shifters[t], {0}, SM_OK};
+        if (t > 0)
+            started[t] = pthread_create(&tid[t], NULL, judge_worker, &jobs[t]) == 0;
+    }
+    judge_worker(&jobs[0]);
+    for (unsigned t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(tid[t], NULL);
+        else
+            judge_worker(&jobs[t]); /* no thread: do its share here */
+    }
+    for (unsigned t = 0; t < nt; t++)
+        if (jobs[t].st != SM_OK) {
+            *err = jobs[t].err;
+            return jobs[t].st;
+        }
     return SM_OK;
 }
 
@@ -607,6 +667,16 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
         code = EXIT_IO;
         goto out;
     }
+    for (size_t r = 0; r < nrec; r++)
+        if (recs[r].err.status == SM_OK) {
+            recs[r].hits = hits + slot[r] * c->k_search;
+            recs[r].n_hits = nh[slot[r]];
+        }
+    if (judge_chunk(c, recs, nrec, &err) != SM_OK) {
+        cli_report(&err);
+        code = EXIT_IO;
+        goto out;
+    }
     for (size_t r = 0; r < nrec; r++) {
         rec *x = &recs[r];
         if (x->err.status != SM_OK) {
@@ -621,15 +691,11 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
             snprintf(fallback, sizeof fallback, "%s:%lu", label, x->s.line);
             qname = fallback;
         }
-        size_t n = nh[slot[r]];
+        size_t n = x->n_hits;
         c->hits = hits + slot[r] * c->k_search;
-        sm_nominal qn = {x->n, x->mz, x->in};
-        if (sm_judge(c->lib, qn, c->hits, n, &c->judge, &c->verdict, &err) != SM_OK ||
-            analyse(c, qn, &x->s, n, &err) != SM_OK) {
-            cli_report(&err);
-            code = EXIT_IO;
-            goto out;
-        }
+        c->verdict = x->verdict;
+        c->analogue = x->analogue;
+        c->analogue_ran = x->analogue_ran;
         if (n > c->top)
             n = c->top;
         while (n > 0 && c->hits[n - 1].mf < c->min_mf)
@@ -885,11 +951,15 @@ int cmd_search(int argc, char **argv)
     c.lib = lib;
     sm_judge_defaults(&c.judge);
     c.k_search = c.top > SM_ANALOGUE_HITS ? c.top : SM_ANALOGUE_HITS;
-    if (sm_shifter_new(&c.shifter, &err) != SM_OK) {
-        cli_report(&err);
-        code = EXIT_IO;
-        goto out;
-    }
+    c.n_shifters = c.threads ? c.threads : sm_cpu_count();
+    if (c.n_shifters > MAX_JUDGE_THREADS)
+        c.n_shifters = MAX_JUDGE_THREADS;
+    for (unsigned t = 0; t < c.n_shifters; t++)
+        if (sm_shifter_new(&c.shifters[t], &err) != SM_OK) {
+            cli_report(&err);
+            code = EXIT_IO;
+            goto out;
+        }
     code = cli_inputs_expand(&in, argv + optind, argc - optind, recursive);
     if (c.fmt == FMT_CSV)
         puts("query,query_name,rank,mf,rmf,name,formula,mw,inchikey,cas,library_id,source,"
@@ -911,7 +981,8 @@ int cmd_search(int argc, char **argv)
         code = EXIT_NO_MATCH;
 out:
     cli_inputs_free(&in);
-    sm_shifter_free(c.shifter);
+    for (unsigned t = 0; t < c.n_shifters; t++)
+        sm_shifter_free(c.shifters[t]);
     sm_library_close(lib);
     return code;
 }

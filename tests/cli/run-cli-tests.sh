@@ -112,6 +112,23 @@ check eval_entropy 0 "" "top-1 262 \\(80\\.4%\\)" -- \
     "$SM" eval --score entropy --queries massbank-ei-in-library.msp
 check eval_no_input 2 "nothing to evaluate" -- "$SM" eval
 check eval_bad_score 2 "--score expects" -- "$SM" eval --score dot --replicates
+check eval_plots 0 "" -- "$SM" eval -q --replicates --plots "$TMP/figs"
+check eval_plots_svg 0 "" "^figures ok" -- python3 -c '
+import sys, xml.etree.ElementTree as ET
+d = sys.argv[1]
+want = {"scores": ["series-right", "series-wrong", "legend"],
+        "rates": ["series-curve", "legend"],
+        "calibration": ["series-calibration", "diagonal", "legend"]}
+for what, ids in want.items():
+    root = ET.parse("%s/replicates-identity-%s.svg" % (d, what)).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg", root.tag
+    found = {e.get("id") for e in root.iter()}
+    missing = [i for i in ids + ["xlabel", "ylabel"] if i not in found]
+    assert not missing, (what, missing)
+    texts = " ".join(e.text or "" for e in root.iter() if e.tag.endswith("text"))
+    assert "replicates" in texts, what
+print("figures ok")
+' "$TMP/figs"
 # Same queries through search (JSON Lines) and eval (JSON): the verdict counts agree.
 head -c 60000 massbank-ei-in-library.msp | awk 'BEGIN { RS = ""; ORS = "\n\n" } { r[NR] = $0 }
     END { for (i = 1; i < NR; i++) print r[i] }' >"$TMP/mb40.msp"
