@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "specmatch/specmatch.h"
 
@@ -54,6 +55,31 @@ static inline const char *temp_file(const char *content, size_t len)
 static inline const char *temp_text(const char *content)
 {
     return temp_file(content, strlen(content));
+}
+
+/* A fresh directory /tmp/PREFIX-XXXXXX, its path in buf (cap bytes): 0, or -1. */
+static inline int temp_dir_make(char *buf, size_t cap, const char *prefix)
+{
+    snprintf(buf, cap, "/tmp/%s-XXXXXX", prefix);
+    return mkdtemp(buf) == NULL ? -1 : 0;
+}
+
+/* Removes a directory made by temp_dir_make with the files in it: 0, or -1. */
+static inline int temp_dir_remove(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char p[512];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    return rmdir(dir);
 }
 
 #endif

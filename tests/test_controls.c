@@ -21,26 +21,13 @@ static char tmpdir[64];
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/specmatch-ctl-XXXXXX");
-    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+    return temp_dir_make(tmpdir, sizeof tmpdir, "specmatch-ctl");
 }
 
 static int teardown_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(tmpdir);
-    if (d == NULL)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char p[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    return rmdir(tmpdir);
+    return temp_dir_remove(tmpdir);
 }
 
 /* Path of a file in the test's directory (4 rotating buffers). */

@@ -15,32 +15,20 @@
 #include <hdf5.h>
 
 #include "sm_internal.h"
+#include "test_common.h"
 
 static char tmpdir[64];
 
 static int setup_dir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/specmatch-h5-XXXXXX");
-    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+    return temp_dir_make(tmpdir, sizeof tmpdir, "specmatch-h5");
 }
 
 static int teardown_dir(void **state)
 {
     (void)state;
-    DIR *d = opendir(tmpdir);
-    if (d == NULL)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        char p[512];
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    return rmdir(tmpdir);
+    return temp_dir_remove(tmpdir);
 }
 
 static const char *tmp(const char *name)
