@@ -55,10 +55,26 @@ int cli_select_kernel(const char *name);
 /* Parses --input-format NAME; reports a bad name and returns EXIT_USAGE. */
 int cli_input_format(const char *name, sm_format *out);
 
+/* How a query is judged (cli_judge): the verdict parameters, --analogues, --mw (NAN
+ * when not given) and the MW field of the query (NAN when absent). */
+typedef struct cli_judge_opts {
+    sm_judge_params judge;
+    bool analogues;
+    double mw;
+    double spectrum_mw;
+} cli_judge_opts;
+/* The verdict of a query's hits (best first, SM_ANALOGUE_HITS of them when there are),
+ * then the analogue analysis for every query with o->analogues, else when the identity
+ * search identified nothing; a suspected analogue becomes the verdict only then. */
+sm_status cli_judge(const sm_library *lib, sm_shifter *sh, sm_nominal q, const sm_hit *hits,
+                    size_t n_hits, const cli_judge_opts *o, sm_verdict *v, sm_analogue *a,
+                    bool *analogue_ran, sm_error *err);
+
 int cmd_search(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_library(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

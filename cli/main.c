@@ -12,6 +12,7 @@ struct command {
 static const struct command commands[] = {
     {"search", cmd_search, "identify spectra against a reference library (default)"},
     {"library", cmd_library, "build or inspect a reference library file"},
+    {"report", cmd_report, "write a case report (PDF or HTML) with mirror plots"},
     {"eval", cmd_eval, "measure identification on spectra with known answers"},
     {"convert", cmd_convert, "write spectra as read, as MSP or JSON Lines"},
     {"kernels", cmd_kernels, "list the SIMD kernels and mark the active one"},

@@ -1,12 +1,15 @@
 /* search.c — `specmatch search`: identify query spectra against a reference library. */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "mirror.h"
 
 enum fmt { FMT_TABLE, FMT_JSONL, FMT_CSV, FMT_TSV };
 
@@ -35,6 +38,7 @@ typedef struct search_ctx {
     unsigned threads;  /* 0: all cores */
     sm_format input_format;
     bool progress;
+    const char *plot_dir; /* --plot DIR, NULL when not asked */
 } search_ctx;
 
 static void usage(FILE *out)
@@ -61,6 +65,8 @@ static void usage(FILE *out)
         "      --mw N              the unknowns' molecular weight, for the hybrid search\n"
         "                          (default: the MW field of each spectrum, else estimated\n"
         "                          from the spectrum)\n"
+        "      --plot DIR          mirror plots of each query against each hit shown:\n"
+        "                          DIR/qQQQQ-hitR.svg and .png (DIR is created if missing)\n"
         "  -r, --recursive         read directories recursively\n"
         "      --input-format F    msp, msl, jcamp or peaks (default: recognized from\n"
         "                          the content)\n"
@@ -561,33 +567,13 @@ typedef struct rec {
     bool analogue_ran;
 } rec;
 
-/* Verdict of one searched record, and the analogue analysis: for every query with
- * --analogues, else when the identity search did not identify it. A suspected
- * analogue becomes the verdict only then. */
+/* Verdict of one searched record, and the analogue analysis (cli_judge). */
 static sm_status judge_rec(const search_ctx *c, rec *x, sm_shifter *sh, sm_error *err)
 {
     sm_nominal q = {x->n, x->mz, x->in};
-    sm_status st = sm_judge(c->lib, q, x->hits, x->n_hits, &c->judge, &x->verdict, err);
-    x->analogue_ran = false;
-    if (st != SM_OK)
-        return st;
-    bool identified = x->verdict.status == SM_VERDICT_IDENTIFIED ||
-                      x->verdict.status == SM_VERDICT_ISOMERS;
-    if (x->n_hits == 0 || (!c->analogues && identified) ||
-        !sm_library_has_controls(c->lib, NULL, NULL))
-        return SM_OK;
-    sm_analogue_params p;
-    sm_analogue_defaults(&p);
-    p.query_mw = !isnan(c->mw) ? c->mw : x->s.mw;
-    st = sm_analogue_analyze(c->lib, sh, q, x->hits, x->n_hits, &p, &x->analogue, err);
-    if (st != SM_OK)
-        return st;
-    x->analogue_ran = true;
-    if (!identified && x->analogue.suspected) {
-        x->verdict.status = SM_VERDICT_ANALOGUE;
-        x->verdict.reason = SM_REASON_NONE;
-    }
-    return SM_OK;
+    cli_judge_opts o = {c->judge, c->analogues, c->mw, x->s.mw};
+    return cli_judge(c->lib, sh, q, x->hits, x->n_hits, &o, &x->verdict, &x->analogue,
+                     &x->analogue_ran, err);
 }
 
 /* The chunk's verdicts on the search threads: thread t takes records t, t + T, ... */
@@ -634,6 +620,28 @@ static sm_status judge_chunk(search_ctx *c, rec *recs, size_t nrec, sm_error *er
             return jobs[t].st;
         }
     return SM_OK;
+}
+
+/* --plot: a mirror plot of query x against each of its nh hits shown. */
+static int plot_hits(const search_ctx *c, const rec *x, const char *qname, size_t nh)
+{
+    int code = EXIT_OK;
+    for (size_t j = 0; j < nh; j++) {
+        const sm_hit *h = &c->hits[j];
+        char base[4096], title[1024], subtitle[1024], ctl[512];
+        snprintf(base, sizeof base, "%s/q%04zu-hit%zu", c->plot_dir, x->q, j + 1);
+        snprintf(title, sizeof title, "%s vs %s", qname,
+                 sm_library_field(c->lib, h->index, SM_FIELD_NAME));
+        int len = snprintf(subtitle, sizeof subtitle, "MF %d, RMF %d, rank %zu",
+                           sm_mf_display(h->mf), sm_mf_display(h->rmf), j + 1);
+        if (*control_of(c, h->index, ctl, sizeof ctl) && len > 0)
+            snprintf(subtitle + len, sizeof subtitle - (size_t)len,
+                     " \u2014 control status: %s", ctl);
+        mirror_plot p = {{x->n, x->mz, x->in}, sm_library_nominal(c->lib, h->index), title,
+                         subtitle};
+        code = cli_worse(code, mirror_plot_write(base, &p));
+    }
+    return code;
 }
 
 static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
@@ -704,6 +712,8 @@ static int flush_chunk(search_ctx *c, rec *recs, size_t nrec, const char *label)
             c->unmatched++;
         c->searched++;
         emit_hits(c, &x->s, qname, label, x->q, n);
+        if (c->plot_dir)
+            code = cli_worse(code, plot_hits(c, x, qname, n));
     }
 out:
     c->hits = NULL;
@@ -806,6 +816,7 @@ int cmd_search(int argc, char **argv)
         {"fail-no-match", no_argument, NULL, 'F'},
         {"analogues", no_argument, NULL, 'A'},
         {"mw", required_argument, NULL, 'M'},
+        {"plot", required_argument, NULL, 'G'},
         {"recursive", no_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 'j'},
         {"kernel", required_argument, NULL, 'K'},
@@ -878,6 +889,9 @@ int cmd_search(int argc, char **argv)
             c.mw = v;
             break;
         }
+        case 'G':
+            c.plot_dir = optarg;
+            break;
         case 'r':
             recursive = true;
             break;
@@ -925,6 +939,10 @@ int cmd_search(int argc, char **argv)
     }
     if (cli_select_kernel(kernel) != EXIT_OK)
         return EXIT_USAGE;
+    if (c.plot_dir && mkdir(c.plot_dir, 0777) != 0 && errno != EEXIST) {
+        cli_errorf("--plot %s: cannot create the directory: %s", c.plot_dir, strerror(errno));
+        return EXIT_IO;
+    }
     c.progress = progress_opt < 0 ? (isatty(STDERR_FILENO) && cli_verbosity > 0)
                                   : progress_opt == 1;
     if (libpath == NULL) {
@@ -984,5 +1002,7 @@ out:
     for (unsigned t = 0; t < c.n_shifters; t++)
         sm_shifter_free(c.shifters[t]);
     sm_library_close(lib);
+    if (c.plot_dir)
+        mirror_cleanup();
     return code;
 }

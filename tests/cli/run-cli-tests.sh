@@ -287,5 +287,49 @@ for delay in 0.05 0.15 0.3 0.5; do
 done
 rm -f mb.h5.tmp.*
 
+# What the analyst puts in the case file: mirror plots (search --plot) and the report.
+# cairo writes SVG text as glyph outlines, so the words are checked in the PDF's text.
+check plot_files 0 "" -- "$SM" search -q --top 2 --plot "$TMP/plots" "$SPECTRA/$S"
+SVG_OK='import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+ns = "{http://www.w3.org/2000/svg}"
+assert root.tag == ns + "svg", root.tag
+assert len(root.findall(".//" + ns + "path")) > 100'
+PNG_OK='import struct, sys
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR"
+assert struct.unpack(">II", b[16:24]) == (1600, 960), struct.unpack(">II", b[16:24])'
+check plot_svg_xml 0 "" -- python3 -c "$SVG_OK" "$TMP/plots/q0000-hit1.svg"
+check plot_png_size 0 "" -- python3 -c "$PNG_OK" "$TMP/plots/q0000-hit1.png"
+check plot_second_hit 0 "" -- python3 -c "$PNG_OK" "$TMP/plots/q0000-hit2.png"
+check plot_same_bytes 0 "" -- sh -c "'$SM' search -q --top 1 --plot '$TMP/plots2' '$SPECTRA/$S' >/dev/null &&
+    cmp '$TMP/plots/q0000-hit1.svg' '$TMP/plots2/q0000-hit1.svg' &&
+    cmp '$TMP/plots/q0000-hit1.png' '$TMP/plots2/q0000-hit1.png'"
+check plot_bad_dir 4 "no/such/dir: cannot create the directory" -- \
+    "$SM" search -q --plot "$TMP/no/such/dir" "$SPECTRA/$S"
+check report_pdf 0 "" -- "$SM" report --date 2026-01-01 -o case.pdf "$SPECTRA/$S"
+check report_pdf_renders 0 "" -- sh -c "pdftoppm -r 30 -png case.pdf page && [ -s page-1.png ]"
+check report_pdf_text 0 "" -- sh -c "pdftotext case.pdf case.txt && grep -q Fentanyl case.txt &&
+    grep -q SCHEDULED case.txt && grep -q presumptive case.txt"
+check report_pdf_same_bytes 0 "" -- sh -c "'$SM' report --date 2026-01-01 -o case2.pdf '$SPECTRA/$S' &&
+    cmp case.pdf case2.pdf"
+check report_html 0 "" -- "$SM" report --date 2026-01-01 --top 2 -o case.html "$SPECTRA/$S"
+HTML_OK='import html.parser, sys
+t = open(sys.argv[1], encoding="utf-8").read()
+p = html.parser.HTMLParser()
+p.feed(t)
+p.close()
+assert "Fentanyl" in t and t.count("<svg") == 2'
+check report_html_parses 0 "" -- python3 -c "$HTML_OK" case.html
+check report_bad_extension 2 "case.txt: expected a report file ending in .pdf or .html" -- \
+    "$SM" report -o case.txt "$SPECTRA/$S"
+check report_bad_date 2 "--date expects YYYY-MM-DD" -- "$SM" report --date 1.1.2026 -o c.pdf "$SPECTRA/$S"
+check report_missing_query 4 "nothing.msp" -- "$SM" report -o c.pdf nothing.msp
+check report_help 0 "" "^usage: specmatch report" -- "$SM" report --help
+check report_analogue 0 "" -- sh -c "cat madeup.msp '$SPECTRA/$S' >two.msp &&
+    '$SM' report -q --date 2026-01-01 -o two.pdf two.msp && pdftotext two.pdf two.txt &&
+    grep -q 'SUSPECTED ANALOGUE' two.txt && grep -q 'Closest known analogue: Fentanyl' two.txt &&
+    grep -q 'Spectrum 2: Fentanyl' two.txt"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
