@@ -285,7 +285,52 @@ static void label_ions(cairo_t *cr, const frame *f, sm_nominal s, int sign, box 
     }
 }
 
-static void draw_legend(cairo_t *cr)
+static void set_green(cairo_t *cr) { cairo_set_source_rgb(cr, 0x00 / 255.0, 0x9E / 255.0, 0x73 / 255.0); }
+
+const uint8_t *mirror_shift_flags(sm_nominal query, sm_nominal lib, int delta_m,
+                                  uint8_t *flags)
+{
+    sm_hybrid_match_factor_ex(query, lib, delta_m, NULL, NULL, flags);
+    return flags;
+}
+
+/* Shifted pairs are drawn for library ions of at least this % of the base peak. */
+#define SHIFT_MIN_PCT 2.0
+
+/* Each library ion paired through the shift (of at least SHIFT_MIN_PCT): a dashed line from its tip to the tip
+ * of the query's ion delta_m higher, and a filled triangle under the library ion. */
+static void draw_shifts(cairo_t *cr, const frame *f, const mirror_plot *p)
+{
+    double qb = base_peak(p->query), lb = base_peak(p->lib);
+    uint16_t qd[SM_MAX_NOMINAL_MZ + 1];
+    dense(p->query, qd);
+    static const double dash[] = {3, 2};
+    set_green(cr);
+    cairo_set_line_width(cr, 0.9);
+    cairo_set_dash(cr, dash, 2, 0);
+    for (size_t i = 0; i < p->lib.n; i++) {
+        long m = (long)p->lib.mz[i] + p->delta_m;
+        if (!p->shifted[i] || m < 0 || m > SM_MAX_NOMINAL_MZ ||
+            100.0 * p->lib.intensity[i] < SHIFT_MIN_PCT * lb)
+            continue;
+        cairo_move_to(cr, px(f, p->lib.mz[i]), py(f, -100.0 * p->lib.intensity[i] / lb));
+        cairo_line_to(cr, px(f, (unsigned)m), py(f, 100.0 * qd[m] / qb));
+    }
+    cairo_stroke(cr);
+    cairo_set_dash(cr, NULL, 0, 0);
+    for (size_t i = 0; i < p->lib.n; i++) {
+        if (!p->shifted[i] || 100.0 * p->lib.intensity[i] < SHIFT_MIN_PCT * lb)
+            continue;
+        double x = px(f, p->lib.mz[i]), y = py(f, -100.0 * p->lib.intensity[i] / lb) + 3;
+        cairo_move_to(cr, x, y);
+        cairo_line_to(cr, x - 3, y + 5);
+        cairo_line_to(cr, x + 3, y + 5);
+        cairo_close_path(cr);
+    }
+    cairo_fill(cr);
+}
+
+static void draw_legend(cairo_t *cr, const mirror_plot *p)
 {
     double x = LEFT, y = 76;
     cairo_set_font_size(cr, 11);
@@ -305,7 +350,23 @@ static void draw_legend(cairo_t *cr)
     cairo_arc(cr, x + 2.5, y - 4, 2.5, 0, TURN);
     cairo_stroke(cr);
     cairo_move_to(cr, x + 10, y);
-    cairo_show_text(cr, "peak absent from the other spectrum (intensity > 1 of 999)");
+    if (p->shifted == NULL) {
+        cairo_show_text(cr, "peak absent from the other spectrum (intensity > 1 of 999)");
+        return;
+    }
+    cairo_show_text(cr, "absent from the other");
+    x += 140;
+    set_green(cr);
+    cairo_move_to(cr, x, y - 8);
+    cairo_line_to(cr, x - 3, y - 3);
+    cairo_line_to(cr, x + 3, y - 3);
+    cairo_close_path(cr);
+    cairo_fill(cr);
+    set_grey(cr, 0.1);
+    char buf[64];
+    snprintf(buf, sizeof buf, "library ion found at m/z %+d in the query", p->delta_m);
+    cairo_move_to(cr, x + 8, y);
+    cairo_show_text(cr, buf);
 }
 
 void mirror_draw(cairo_t *cr, const mirror_plot *p)
@@ -327,12 +388,14 @@ void mirror_draw(cairo_t *cr, const mirror_plot *p)
     cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     show_fitted(cr, LEFT - 50, 47, 11, MIRROR_W - 2 * (LEFT - 50),
                 p->subtitle ? p->subtitle : "");
-    draw_legend(cr);
+    draw_legend(cr, p);
     draw_axes(cr, &f);
     set_blue(cr);
     draw_sticks(cr, &f, p->query, ld, +1);
     set_vermillion(cr);
     draw_sticks(cr, &f, p->lib, qd, -1);
+    if (p->shifted)
+        draw_shifts(cr, &f, p);
     set_blue(cr);
     label_ions(cr, &f, p->query, +1, placed, &n_placed);
     set_vermillion(cr);

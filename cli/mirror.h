@@ -18,7 +18,17 @@ typedef struct mirror_plot {
     sm_nominal lib;       /* sm_library_nominal of the hit */
     const char *title;    /* "QUERY vs HIT" */
     const char *subtitle; /* scores, rank, control status */
+    /* For an analogue: library peaks paired with the query's peak delta_m higher
+     * (sm_hybrid_match_factor_ex's flags, lib.n of them); NULL for none. Each such
+     * pair is joined by a dashed line and the library ion is marked. */
+    const uint8_t *shifted;
+    int delta_m;
 } mirror_plot;
+
+/* The flags of mirror_plot.shifted for the query against lib at delta_m, into
+ * flags (room for lib.n); returns flags. */
+const uint8_t *mirror_shift_flags(sm_nominal query, sm_nominal lib, int delta_m,
+                                  uint8_t *flags);
 
 /* s as text cairo accepts (valid UTF-8): bytes that are not UTF-8 taken as Latin-1,
  * control characters as spaces; cut to fit cap bytes (NUL included). */

@@ -447,11 +447,30 @@ static void shift_text(int dm, char *buf, size_t cap)
                  dm == 0 ? ": same nominal mass" : ": no single listed substitution");
 }
 
-static void write_analogue(doc *d, const entry *e)
+/* The unknown against its closest analogue, the ions that carry the shift marked. */
+static int analogue_plot(doc *d, const entry *e, const sm_analogue_hit *h)
+{
+    sm_nominal l = sm_library_nominal(e->lib, e->hits[h->hit].index);
+    uint8_t *flags = malloc(l.n ? l.n : 1);
+    if (flags == NULL)
+        return -1;
+    char title[1024], subtitle[256];
+    snprintf(title, sizeof title, "%s vs %s (closest known analogue)", e->qname,
+             name_of(e, h->hit));
+    snprintf(subtitle, sizeof subtitle, "hybrid MF %d at delta M %+d, identity MF %d",
+             sm_mf_display(h->hybrid_mf), h->delta_m, sm_mf_display(e->hits[h->hit].mf));
+    mirror_plot p = {e->q, l, title, subtitle, mirror_shift_flags(e->q, l, h->delta_m, flags),
+                     h->delta_m};
+    int rc = plot(d, &p);
+    free(flags);
+    return rc;
+}
+
+static int write_analogue(doc *d, const entry *e)
 {
     const sm_analogue *a = &e->a;
     if (!e->analogue_ran || (e->v.status != SM_VERDICT_ANALOGUE && a->n == 0))
-        return;
+        return 0;
     par(d, ST_HEAD, "Analogue evidence (hybrid search)");
     char mw[256];
     if (a->mw_source == 1)
@@ -480,6 +499,9 @@ static void write_analogue(doc *d, const entry *e)
              *ions ? ions : "none", *h->part ? "; modified part: " : "", h->part,
              *ctl ? " Control status: " : "", ctl);
     }
+    if (a->n > 0 && analogue_plot(d, e, &a->best[0]) != 0)
+        return -1;
+    return 0;
 }
 
 static void hit_cells(const entry *e, size_t j, char bufs[N_COLS][512])
@@ -526,7 +548,7 @@ static int write_hits(doc *d, const entry *e)
         if (sm_library_control_summary(e->lib, h->index, ctl, sizeof ctl) > 0 && len > 0)
             snprintf(subtitle + len, sizeof subtitle - (size_t)len,
                      " \u2014 control status: %s", ctl);
-        mirror_plot p = {e->q, sm_library_nominal(e->lib, h->index), title, subtitle};
+        mirror_plot p = {e->q, sm_library_nominal(e->lib, h->index), title, subtitle, NULL, 0};
         if (plot(d, &p) != 0)
             return -1;
     }
@@ -562,8 +584,7 @@ static int write_entry(doc *d, const entry *e, const char *libpath, const char *
         pdf_page(d); /* one spectrum per page (or pages) */
     write_query(d, e);
     write_verdict(d, e);
-    write_analogue(d, e);
-    if (write_hits(d, e) != 0)
+    if (write_analogue(d, e) != 0 || write_hits(d, e) != 0)
         return -1;
     write_method(d, e, libpath, date);
     return 0;

@@ -638,8 +638,30 @@ static int plot_hits(const search_ctx *c, const rec *x, const char *qname, size_
             snprintf(subtitle + len, sizeof subtitle - (size_t)len,
                      " \u2014 control status: %s", ctl);
         mirror_plot p = {{x->n, x->mz, x->in}, sm_library_nominal(c->lib, h->index), title,
-                         subtitle};
+                         subtitle, NULL, 0};
         code = cli_worse(code, mirror_plot_write(base, &p));
+    }
+    /* an analogue: the unknown against its closest known analogue, shifts marked */
+    if (x->analogue_ran && x->analogue.n > 0 &&
+        (x->verdict.status == SM_VERDICT_ANALOGUE || c->analogues)) {
+        const sm_analogue_hit *a = &x->analogue.best[0];
+        sm_nominal l = sm_library_nominal(c->lib, c->hits[a->hit].index);
+        uint8_t *flags = malloc(l.n ? l.n : 1);
+        if (flags == NULL) {
+            cli_errorf("out of memory");
+            return EXIT_IO;
+        }
+        char base[4096], title[1024], subtitle[256];
+        snprintf(base, sizeof base, "%s/q%04zu-analogue", c->plot_dir, x->q);
+        snprintf(title, sizeof title, "%s vs %s (closest known analogue)", qname,
+                 sm_library_field(c->lib, c->hits[a->hit].index, SM_FIELD_NAME));
+        snprintf(subtitle, sizeof subtitle, "hybrid MF %d at delta M %+d, identity MF %d",
+                 sm_mf_display(a->hybrid_mf), a->delta_m, sm_mf_display(c->hits[a->hit].mf));
+        sm_nominal q = {x->n, x->mz, x->in};
+        mirror_plot p = {q, l, title, subtitle, mirror_shift_flags(q, l, a->delta_m, flags),
+                         a->delta_m};
+        code = cli_worse(code, mirror_plot_write(base, &p));
+        free(flags);
     }
     return code;
 }

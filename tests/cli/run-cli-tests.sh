@@ -329,7 +329,11 @@ check report_help 0 "" "^usage: specmatch report" -- "$SM" report --help
 check report_analogue 0 "" -- sh -c "cat madeup.msp '$SPECTRA/$S' >two.msp &&
     '$SM' report -q --date 2026-01-01 -o two.pdf two.msp && pdftotext two.pdf two.txt &&
     grep -q 'SUSPECTED ANALOGUE' two.txt && grep -q 'Closest known analogue: Fentanyl' two.txt &&
-    grep -q 'Spectrum 2: Fentanyl' two.txt"
+    grep -q 'Spectrum 2: Fentanyl' two.txt && grep -q 'closest known analogue' two.txt"
+# search --plot on the made-up analogue: its plot against the closest analogue, the
+# shifted ions marked, is written beside the hit plots.
+check plot_analogue 0 "" -- sh -c "'$SM' search -q --top 1 --plot aplots madeup.msp >/dev/null &&
+    python3 -c '$PNG_OK' aplots/q0000-analogue.png && python3 -c '$SVG_OK' aplots/q0000-analogue.svg"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
