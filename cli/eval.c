@@ -44,6 +44,7 @@ typedef struct eval_ctx {
     enum score score;
     bool json;
     const char *plots; /* --plots DIR, or NULL */
+    size_t rejected;   /* spectra of the set that could not be read (reported) */
     sm_searcher *searcher;
     sm_shifter *shifter;
 } eval_ctx;
@@ -237,6 +238,7 @@ static void report(const eval_ctx *c, const char *set, const query *qs, const re
     if (c->json) {
         printf("%s{\"set\":", first ? "" : "\n");
         cli_json_str(stdout, set);
+        printf(",\"rejected\":%zu", c->rejected);
         printf(",\"score\":\"%s\",\"queries\":%zu,\"in_library\":%zu,\"not_in_library\":%zu,"
                "\"top1\":%zu,\"top5\":%zu,\"top1_rate\":%.4f,\"top5_rate\":%.4f",
                score_names[c->score], s.n, s.pos, s.neg, s.top1, s.top5,
@@ -299,9 +301,12 @@ static void report(const eval_ctx *c, const char *set, const query *qs, const re
         return;
     }
 
-    printf("%s%s: %zu queries (%zu with their compound in the library, %zu without), "
-           "score: %s\n",
-           first ? "" : "\n", set, s.n, s.pos, s.neg, score_names[c->score]);
+    printf("%s%s: %zu quer%s (%zu with their compound in the library, %zu without)",
+           first ? "" : "\n", set, s.n, s.n == 1 ? "y" : "ies", s.pos, s.neg);
+    if (c->rejected)
+        printf(", %zu spectr%s not read (reported on stderr)", c->rejected,
+               c->rejected == 1 ? "um" : "a");
+    printf(", score: %s\n", score_names[c->score]);
     printf("library: %zu spectra, %s %u.%u, %s", info.n_spectra, info.format_name,
            info.format_major, info.format_minor, info.checksum);
     for (size_t j = 0; j < info.n_sources; j++) {
@@ -475,7 +480,8 @@ static void free_queries(query *qs, size_t n)
 
 /* Reads every spectrum of a file as a query; bad records are reported and skipped
  * (counted in the return code). */
-static int read_queries(const char *path, query **qs, size_t *n, size_t *cap)
+static int read_queries(const char *path, query **qs, size_t *n, size_t *cap,
+                        size_t *rejected)
 {
     sm_reader *r = NULL;
     sm_error e = {0};
@@ -502,6 +508,7 @@ static int read_queries(const char *path, query **qs, size_t *n, size_t *cap)
                 e.line = s.line;
             cli_report(&e);
             code = cli_worse(code, EXIT_DATA);
+            (*rejected)++;
             continue;
         }
         if (*n == *cap) {
@@ -681,7 +688,9 @@ int cmd_eval(int argc, char **argv)
     for (size_t f = 0; f < n_files; f++) {
         query *qs = NULL;
         size_t nq = 0, cap = 0;
-        int rc = read_queries(files[f], &qs, &nq, &cap);
+        size_t rejected = 0;
+        int rc = read_queries(files[f], &qs, &nq, &cap, &rejected);
+        c.rejected = rejected;
         code = cli_worse(code, rc);
         if (rc != EXIT_IO)
             code = cli_worse(code, run_set(&c, files[f], qs, nq, worst, first));
@@ -712,6 +721,7 @@ int cmd_eval(int argc, char **argv)
             x->exclude = i;
             memcpy(x->key, c.key[i], KEY);
         }
+        c.rejected = 0;
         if (qs && code != EXIT_IO)
             code = cli_worse(code, run_set(&c, "replicates", qs, nq, worst, first));
         free_queries(qs, nq);
