@@ -102,9 +102,19 @@ int sm_mf_display(double mf)
 
 void sm_qdense_set_(sm_qdense *d, sm_nominal q)
 {
-    /* in[] is all zero between queries (sm_qdense_clear_ undoes this) */
-    for (size_t j = 0; j < q.n; j++)
-        d->in[q.mz[j]] = q.intensity[j];
+    /* in[] is all zero between queries (sm_qdense_clear_ undoes this). The square
+     * roots are the very expressions sm_match_factor evaluates, computed once. */
+    if (!d->ready) {
+        for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+            d->sqrt_i[i] = sqrt((double)i);
+        d->ready = true;
+    }
+    for (size_t j = 0; j < q.n; j++) {
+        unsigned m = q.mz[j], a = q.intensity[j];
+        d->in[m] = (uint16_t)a;
+        d->w[m] = sqrt((double)m * a);
+        d->r[m] = sqrt((double)a);
+    }
     uint16_t c = 0;
     for (size_t m = 0; m <= SM_MAX_NOMINAL_MZ + 1; m++) {
         c = (uint16_t)(c + (d->in[m] > 1));
@@ -163,13 +173,13 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
         if (a <= 1 && b <= 1)
             continue; /* passed over */
         double md = m;
-        double wu = sqrt(md * a), wl = sqrt(md * b);
+        double wu = d->w[m], wl = sqrt(md * b);
         sum_ul += wu * wl;
         if (a == 1)
             sum_uu += md; /* not in suffix[], which counts intensities above 1 */
         sum_ll += md * b;
         n1++;
-        double su = sqrt((double)a), sl = sqrt((double)b);
+        double su = d->r[m], sl = b <= SM_BASE_PEAK ? d->sqrt_i[b] : sqrt((double)b);
         if (chain && d->cnt[m - 1] == d->cnt[prev_m]) {
             double num = su * prev_l, den = prev_u * sl;
             sum_rm += md * (num < den ? num / den : den / num);

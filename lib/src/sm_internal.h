@@ -62,6 +62,10 @@ typedef struct sm_qdense {
     uint16_t in[SM_MAX_NOMINAL_MZ + 2];     /* intensity at m, 0 when absent */
     uint16_t cnt[SM_MAX_NOMINAL_MZ + 2];    /* peaks with intensity > 1 at m' <= m */
     double suffix[SM_MAX_NOMINAL_MZ + 2];   /* sum of m' I over those at m' >= m */
+    double w[SM_MAX_NOMINAL_MZ + 2];        /* sqrt(m I) at the query's peaks */
+    double r[SM_MAX_NOMINAL_MZ + 2];        /* sqrt(I) at the query's peaks */
+    double sqrt_i[SM_BASE_PEAK + 1];        /* sqrt(I) for any intensity */
+    bool ready;                             /* sqrt_i filled */
     unsigned first;                         /* first m/z (intensity-1 peaks included) */
 } sm_qdense;
 
