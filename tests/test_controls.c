@@ -201,6 +201,29 @@ static void build(const char *out, const char *table_path, bool table_first)
     sm_builder_free(b);
 }
 
+static sm_library *open_lib(const char *path, unsigned flags);
+
+/* Spectra added without any sm_builder_add_source (or after the last one) are written
+ * with an unknown source, and the file opens. */
+static void test_no_source(void **state)
+{
+    (void)state;
+    sm_builder *b = NULL;
+    sm_error e = fresh_err();
+    assert_int_equal(sm_builder_new(&b, &e), SM_OK);
+    assert_int_equal(sm_builder_add(b, &spectra[0], &e), SM_OK);
+    assert_int_equal(sm_builder_add_source(b, spectra_file("swgdrug-3.4.msp"), 1, &e), SM_OK);
+    assert_int_equal(sm_builder_add(b, &spectra[1], &e), SM_OK);
+    assert_int_equal(sm_builder_write(b, tmp("nosource.h5"), &e), SM_OK);
+    sm_builder_free(b);
+    sm_library *lib = open_lib(tmp("nosource.h5"), 0);
+    assert_int_equal(sm_library_size(lib), 2);
+    sm_library_info info;
+    sm_library_get_info(lib, &info);
+    assert_int_equal(info.n_sources, 1);
+    sm_library_close(lib);
+}
+
 static sm_library *open_lib(const char *path, unsigned flags)
 {
     sm_library *lib = NULL;
@@ -441,6 +464,17 @@ static void test_table_errors(void **state)
     expect_table_error("incb.tsv", buf, strlen(buf), SM_ERR_PARSE, 2, "incb_frs");
     snprintf(buf, sizeof buf, "%sA\t\tna\xff me\tother\t\t\t\t\t\t\t\n", hdr);
     expect_table_error("utf8.tsv", buf, strlen(buf), SM_ERR_PARSE, 2, "UTF-8");
+    /* schedule cells hold only the values CONTROLS.md allows */
+    snprintf(buf, sizeof buf, "%sA\t\tname\tother\t+\t\t\t\t\t\t\n", hdr);
+    expect_table_error("un.tsv", buf, strlen(buf), SM_ERR_PARSE, 2, "un1961 is '+'");
+    snprintf(buf, sizeof buf, "%sA\t\tname\tother\tIV+I\t\t\t\t\t\t\n", hdr);
+    expect_table_error("un2.tsv", buf, strlen(buf), SM_ERR_PARSE, 2, "un1961 is 'IV+I'");
+    snprintf(buf, sizeof buf, "%sA\t\tname\tother\t\t2017\t\t\t\t\t\n", hdr);
+    expect_table_error("year.tsv", buf, strlen(buf), SM_ERR_PARSE, 2, "only with a schedule");
+    snprintf(buf, sizeof buf, "%sA\t\tname\tother\tI\t17\t\t\t\t\t\n", hdr);
+    expect_table_error("year2.tsv", buf, strlen(buf), SM_ERR_PARSE, 2, "un1961_year is '17'");
+    snprintf(buf, sizeof buf, "%sA\t\tname\tother\t\t\t\tList III\t\t\t\n", hdr);
+    expect_table_error("us.tsv", buf, strlen(buf), SM_ERR_PARSE, 2, "us_csa is 'List III'");
 
     /* a NUL byte on line 3 */
     snprintf(buf, sizeof buf, "%s" ROW_OK "B\t\tname\tother\t\t\t\t\t\t\t\n", hdr);
@@ -750,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_file_layout),
         cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_format_10),
+        cmocka_unit_test(test_no_source),
     };
     return cmocka_run_group_tests(tests, load_spectra, free_spectra);
 }

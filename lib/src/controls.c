@@ -141,6 +141,50 @@ static size_t split_tabs(char *s, char **cells, size_t max)
     }
 }
 
+/* A UN 1961 schedule cell: empty, "no", or schedules I to IV joined with '+', each
+ * at most once, in increasing order ("I+IV"). */
+static bool is_un_schedule(const char *s)
+{
+    if (s[0] == '\0' || strcmp(s, "no") == 0)
+        return true;
+    static const char *const names[] = {"I", "II", "III", "IV"};
+    int last = -1;
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, "+");
+        int k = -1;
+        for (int j = 0; j < 4; j++)
+            if (strlen(names[j]) == len && strncmp(p, names[j], len) == 0)
+                k = j;
+        if (k <= last)
+            return false;
+        last = k;
+        if (p[len] == '\0')
+            return true;
+        p += len + 1;
+    }
+}
+
+static bool is_us_schedule(const char *s)
+{
+    static const char *const ok[] = {"", "no", "I", "II", "III", "IV", "V", "List I",
+                                     "List II"};
+    for (size_t j = 0; j < sizeof ok / sizeof ok[0]; j++)
+        if (strcmp(s, ok[j]) == 0)
+            return true;
+    return false;
+}
+
+/* Four digits, 1961 or later (the Convention's year). */
+static bool is_year(const char *s)
+{
+    if (strlen(s) != 4)
+        return false;
+    for (int j = 0; j < 4; j++)
+        if (s[j] < '0' || s[j] > '9')
+            return false;
+    return atoi(s) >= 1961;
+}
+
 static sm_status header_line(ctl_reader *r, char *s, size_t len)
 {
     char shown[80];
@@ -211,6 +255,18 @@ static sm_status data_line(ctl_reader *r, const char *s, size_t len)
     const char *incb = cells[FIRST_CONTROL + SM_CONTROL_INCB_FRS];
     if (incb[0] != '\0' && strcmp(incb, "yes") != 0 && strcmp(incb, "no") != 0)
         return perr(r, "incb_frs is '%.200s'; expected yes, no or an empty cell", incb);
+    const char *un = cells[FIRST_CONTROL + SM_CONTROL_UN1961];
+    if (!is_un_schedule(un))
+        return perr(r, "un1961 is '%.200s'; expected I, II, III or IV (several joined with "
+                       "'+', e.g. I+IV), no, or an empty cell", un);
+    const char *year = cells[FIRST_CONTROL + SM_CONTROL_UN1961_YEAR];
+    if (year[0] != '\0' && (!is_year(year) || un[0] == '\0' || strcmp(un, "no") == 0))
+        return perr(r, "un1961_year is '%.200s'; expected a year from 1961 on, and only "
+                       "with a schedule in un1961", year);
+    const char *us = cells[FIRST_CONTROL + SM_CONTROL_US_CSA];
+    if (!is_us_schedule(us))
+        return perr(r, "us_csa is '%.200s'; expected I, II, III, IV, V, List I, List II, "
+                       "no, or an empty cell", us);
     row->key = key;
     for (int f = 0; f < SM_CONTROL_COUNT; f++)
         row->cell[f] = cells[FIRST_CONTROL + f];

@@ -283,6 +283,10 @@ sm_status sm_builder_write(sm_builder *b, const char *path, sm_error *err)
     sm_library *lib = &b->lib;
     char now[32];
     utc_now(now);
+    /* spectra added after the last sm_builder_add_source have no recorded source */
+    for (size_t i = 0; i < lib->n; i++)
+        if (lib->source_index[i] >= lib->n_sources)
+            lib->source_index[i] = UINT32_MAX;
     free(lib->tool_version);
     free(lib->created);
     lib->tool_version = strdup("specmatch " SM_VERSION_STRING);
