@@ -141,18 +141,15 @@ static size_t split_tabs(char *s, char **cells, size_t max)
     }
 }
 
-/* A UN 1961 schedule cell: empty, "no", or schedules I to IV joined with '+', each
- * at most once, in increasing order ("I+IV"). */
-static bool is_un_schedule(const char *s)
+/* Schedules from names[0..n) joined with '+', each at most once, in increasing order
+ * ("I+IV"). */
+static bool is_schedule_list(const char *s, const char *const *names, int n)
 {
-    if (s[0] == '\0' || strcmp(s, "no") == 0)
-        return true;
-    static const char *const names[] = {"I", "II", "III", "IV"};
     int last = -1;
     for (const char *p = s;;) {
         size_t len = strcspn(p, "+");
         int k = -1;
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < n; j++)
             if (strlen(names[j]) == len && strncmp(p, names[j], len) == 0)
                 k = j;
         if (k <= last)
@@ -164,14 +161,19 @@ static bool is_un_schedule(const char *s)
     }
 }
 
+static const char *const roman[] = {"I", "II", "III", "IV", "V"};
+
+/* un1961: empty, "no", or schedules I to IV (CONTROLS.md). */
+static bool is_un_schedule(const char *s)
+{
+    return s[0] == '\0' || strcmp(s, "no") == 0 || is_schedule_list(s, roman, 4);
+}
+
+/* us_csa: empty, "no", schedules I to V, or a List I / List II chemical. */
 static bool is_us_schedule(const char *s)
 {
-    static const char *const ok[] = {"", "no", "I", "II", "III", "IV", "V", "List I",
-                                     "List II"};
-    for (size_t j = 0; j < sizeof ok / sizeof ok[0]; j++)
-        if (strcmp(s, ok[j]) == 0)
-            return true;
-    return false;
+    return s[0] == '\0' || strcmp(s, "no") == 0 || strcmp(s, "List I") == 0 ||
+           strcmp(s, "List II") == 0 || is_schedule_list(s, roman, 5);
 }
 
 /* Four digits, 1961 or later (the Convention's year). */
@@ -265,8 +267,8 @@ static sm_status data_line(ctl_reader *r, const char *s, size_t len)
                        "with a schedule in un1961", year);
     const char *us = cells[FIRST_CONTROL + SM_CONTROL_US_CSA];
     if (!is_us_schedule(us))
-        return perr(r, "us_csa is '%.200s'; expected I, II, III, IV, V, List I, List II, "
-                       "no, or an empty cell", us);
+        return perr(r, "us_csa is '%.200s'; expected I, II, III, IV or V (several joined "
+                       "with '+'), List I, List II, no, or an empty cell", us);
     row->key = key;
     for (int f = 0; f < SM_CONTROL_COUNT; f++)
         row->cell[f] = cells[FIRST_CONTROL + f];
