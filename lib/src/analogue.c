@@ -175,7 +175,8 @@ sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_nominal 
         }
     }
 
-    cand best[SM_ANALOGUE_MAX];
+    cand best[SM_ANALOGUE_MAX] = {{0, 0, 0}};
+    char keys[SM_ANALOGUE_MAX][64];
     size_t nb = 0;
     for (size_t j = 0; j < n_hits && j < SM_ANALOGUE_HITS; j++) {
         sm_nominal l = sm_library_nominal(lib, hits[j].index);
@@ -213,6 +214,23 @@ sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_nominal 
             }
         }
         /* best-first list of the closest analogues; one entry per compound */
+        char key[64];
+        sm_compound_key(sm_library_field(lib, hits[j].index, SM_FIELD_INCHIKEY),
+                        sm_library_field(lib, hits[j].index, SM_FIELD_NAME),
+                        sm_library_field(lib, hits[j].index, SM_FIELD_FORMULA), key, sizeof key);
+        size_t same = SIZE_MAX;
+        for (size_t t = 0; t < nb && same == SIZE_MAX; t++)
+            if (strcmp(keys[t], key) == 0)
+                same = t;
+        if (same != SIZE_MAX) {
+            if (best[same].hy >= c.hy)
+                continue;
+            for (size_t t = same; t + 1 < nb; t++) { /* the better spectrum replaces it */
+                best[t] = best[t + 1];
+                memcpy(keys[t], keys[t + 1], sizeof keys[t]);
+            }
+            nb--;
+        }
         size_t pos = nb;
         if (pos == SM_ANALOGUE_MAX) {
             if (c.hy <= best[SM_ANALOGUE_MAX - 1].hy)
@@ -223,9 +241,11 @@ sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_nominal 
         }
         while (pos > 0 && best[pos - 1].hy < c.hy) {
             best[pos] = best[pos - 1];
+            memcpy(keys[pos], keys[pos - 1], sizeof keys[pos]);
             pos--;
         }
         best[pos] = c;
+        memcpy(keys[pos], key, sizeof keys[pos]);
     }
 
     out->n = nb;
