@@ -8,8 +8,9 @@
  * The library must carry the control table (the default library does). The final
  * verdict is the identity verdict when it is identified or isomers, else analogue
  * when the analysis suspects one, else no_match. The unknown's MW is not given (the
- * harder case): shifts come from the FFT and the MW estimate. ANALOGUE_MIN_HYBRID and
- * ANALOGUE_MIN_SHARE override the thresholds. -v lists every fentanyl-class query. */
+ * harder case): shifts come from the FFT and the MW estimate; ANALOGUE_USE_MW=1 gives
+ * each query's MW field instead. ANALOGUE_MIN_HYBRID and ANALOGUE_MIN_SHARE override
+ * the thresholds. -v lists every fentanyl-class query. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ typedef struct tally {
 } tally;
 
 static sm_analogue_params aparams;
+static bool use_mw; /* ANALOGUE_USE_MW=1: the left-out spectrum's MW field is given */
 static bool verbose, dump;
 static const char *current_set;
 
@@ -97,6 +99,7 @@ int main(int argc, char **argv)
         aparams.min_hybrid = atof(env);
     if ((env = getenv("ANALOGUE_MIN_SHARE")) != NULL)
         aparams.min_class_share = atof(env);
+    use_mw = (env = getenv("ANALOGUE_USE_MW")) != NULL && strcmp(env, "1") == 0;
 
     sm_error e = {0};
     sm_library *lib = NULL;
@@ -144,6 +147,7 @@ int main(int argc, char **argv)
         sm_analogue a;
         bool iso_fent;
         tally *t = fentanyl ? &fen : &other;
+        aparams.query_mw = use_mw ? sm_library_mw(lib, i) : NAN;
         current_set = fentanyl ? "fen" : "other";
         const char *verdict = judge(lib, sh, q, h, nh, &a, t, &iso_fent);
         if (!fentanyl && strcmp(verdict, "analogue") == 0)
@@ -193,6 +197,7 @@ int main(int argc, char **argv)
         sm_analogue a;
         bool iso_fent;
         current_set = "mb";
+        aparams.query_mw = use_mw ? sp.mw : NAN;
         const char *verdict = judge(lib, sh, q, h, nh, &a, &mb, &iso_fent);
         if (strcmp(verdict, "analogue") == 0)
             printf("false alarm (MassBank): %s -> %s (hybrid %.1f, dM %d, share %.2f)\n",
