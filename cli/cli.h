@@ -75,6 +75,12 @@ int cmd_kernels(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_library(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+
+/* "+14: CH2 more (...)": a mass difference and what it may stand for (judge.c). */
+void cli_shift_text(int dm, char *buf, size_t cap);
+/* Length of the valid UTF-8 sequence at s (no overlong forms, no surrogates), else 0
+ * (util.c). */
+size_t cli_utf8_len(const unsigned char *s);
 int cmd_report(int argc, char **argv);
 
 #endif

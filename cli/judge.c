@@ -1,5 +1,6 @@
 /* judge.c — the verdict of one query's hits, shared by search and report. */
 #include <math.h>
+#include <stdio.h>
 
 #include "cli.h"
 
@@ -26,4 +27,29 @@ sm_status cli_judge(const sm_library *lib, sm_shifter *sh, sm_nominal q, const s
         v->reason = SM_REASON_NONE;
     }
     return SM_OK;
+}
+
+/* "+14: CH2 more (...)" or "+7: no single listed substitution" */
+void cli_shift_text(int dm, char *buf, size_t cap)
+{
+    const char *why[4];
+    size_t n = sm_shift_explain(dm, why, 4);
+    int len = snprintf(buf, cap, "%+d: ", dm);
+    if (len < 0 || (size_t)len >= cap)
+        return;
+    if (dm == 0) {
+        snprintf(buf + len, cap - (size_t)len, "same nominal mass (an isomer, or a change of "
+                                                "no mass)");
+        return;
+    }
+    if (n == 0) {
+        snprintf(buf + len, cap - (size_t)len, "no single listed substitution");
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        int w = snprintf(buf + len, cap - (size_t)len, "%s%s", j ? "; or " : "", why[j]);
+        if (w < 0 || (size_t)(len + w) >= cap)
+            return;
+        len += w;
+    }
 }

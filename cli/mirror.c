@@ -75,28 +75,12 @@ static frame make_frame(const mirror_plot *p)
     return f;
 }
 
-/* Length of the valid UTF-8 sequence at s (no overlong forms, no surrogates), else 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
-    unsigned c = s[0];
-    size_t n = c >= 0xF8 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (n == 0)
-        return 0;
-    unsigned cp = c & (0x7Fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    return cp >= least[n] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF) ? n : 0;
-}
 
 void mirror_text(const char *s, char *out, size_t cap)
 {
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && o + 5 < cap;) {
-        size_t n = *p < 0x80 ? 1 : utf8_len(p);
+        size_t n = *p < 0x80 ? 1 : cli_utf8_len(p);
         if (n == 0) { /* Latin-1, as cli_json_str takes it */
             out[o++] = (char)(0xC0 | (*p >> 6));
             out[o++] = (char)(0x80 | (*p & 0x3F));

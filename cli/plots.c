@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "plots.h"
 
 /* Canvas and plot area in pixels; the band above the plot holds title, subtitle and
@@ -23,24 +24,15 @@ typedef struct axis {
     double lo, hi, step; /* hi > lo and step > 0 always */
 } axis;
 
-/* Length of the UTF-8 sequence at s when it encodes an XML character, else 0 (the
- * rules of util.c's utf8_len, plus U+FFFE and U+FFFF, which XML does not allow). */
+/* Length of the UTF-8 sequence at s when it encodes an XML character, else 0:
+ * cli_utf8_len's rules, plus U+FFFE and U+FFFF (EF BF BE, EF BF BF), which XML does
+ * not allow. */
 static size_t utf8_len(const unsigned char *s)
 {
-    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000}; /* no overlong forms */
-    unsigned c = s[0];
-    size_t n = c >= 0xF8 ? 0 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-    if (n == 0)
+    size_t n = cli_utf8_len(s);
+    if (n == 3 && s[0] == 0xEF && s[1] == 0xBF && (s[2] == 0xBE || s[2] == 0xBF))
         return 0;
-    unsigned cp = c & (0x7Fu >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3Fu);
-    }
-    bool ok = cp >= least[n] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF) &&
-              cp != 0xFFFE && cp != 0xFFFF;
-    return ok ? n : 0;
+    return n;
 }
 
 /* Character data that is always well-formed XML 1.0: markup characters escaped,

@@ -434,18 +434,6 @@ static void write_verdict(doc *d, const entry *e)
     parf(d, ST_BODY, "Caution: %s", sm_verdict_caution());
 }
 
-/* "+14: CH2 (...)", what a mass difference may stand for (sm_shift_explain). */
-static void shift_text(int dm, char *buf, size_t cap)
-{
-    const char *why[4];
-    size_t n = sm_shift_explain(dm, why, 4);
-    int len = snprintf(buf, cap, "%+d", dm);
-    for (size_t j = 0; j < n && len > 0 && (size_t)len < cap; j++)
-        len += snprintf(buf + len, cap - (size_t)len, "%s%s", j ? "; or " : ": ", why[j]);
-    if (n == 0 && len > 0 && (size_t)len < cap)
-        snprintf(buf + len, cap - (size_t)len, "%s",
-                 dm == 0 ? ": same nominal mass" : ": no single listed substitution");
-}
 
 /* The unknown against its closest analogue, the ions that carry the shift marked. */
 static int analogue_plot(doc *d, const entry *e, const sm_analogue_hit *h)
@@ -486,7 +474,7 @@ static int write_analogue(doc *d, const entry *e)
     for (size_t k = 0; k < a->n; k++) {
         const sm_analogue_hit *h = &a->best[k];
         char dm[1024], ions[256] = "", ctl[512];
-        shift_text(h->delta_m, dm, sizeof dm);
+        cli_shift_text(h->delta_m, dm, sizeof dm);
         int len = 0;
         for (size_t t = 0; t < h->n_shifted_mz && len >= 0 && (size_t)len < sizeof ions; t++)
             len += snprintf(ions + len, sizeof ions - (size_t)len, "%s%u->%d", t ? ", " : "",

@@ -156,30 +156,6 @@ static const char *mw_source_name(int src)
     }
 }
 
-/* "+14: CH2 more (...)" or "+7: no single listed substitution" */
-static void shift_text(int dm, char *buf, size_t cap)
-{
-    const char *why[4];
-    size_t n = sm_shift_explain(dm, why, 4);
-    int len = snprintf(buf, cap, "%+d: ", dm);
-    if (len < 0 || (size_t)len >= cap)
-        return;
-    if (dm == 0) {
-        snprintf(buf + len, cap - (size_t)len, "same nominal mass (an isomer, or a change of "
-                                                "no mass)");
-        return;
-    }
-    if (n == 0) {
-        snprintf(buf + len, cap - (size_t)len, "no single listed substitution");
-        return;
-    }
-    for (size_t j = 0; j < n; j++) {
-        int w = snprintf(buf + len, cap - (size_t)len, "%s%s", j ? "; or " : "", why[j]);
-        if (w < 0 || (size_t)(len + w) >= cap)
-            return;
-        len += w;
-    }
-}
 
 #define LEGISLATION_NOTE                                                                  \
     "analogue or class-wide legislation (such as the US class-wide listing of "          \
@@ -209,7 +185,7 @@ static void print_analogue(const search_ctx *c)
     for (size_t k = 0; k < a->n; k++) {
         const sm_analogue_hit *h = &a->best[k];
         size_t li = c->hits[h->hit].index;
-        shift_text(h->delta_m, buf, sizeof buf);
+        cli_shift_text(h->delta_m, buf, sizeof buf);
         printf("  %s %s (hybrid MF %d, identity MF %d), delta M %s\n",
                k == 0 ? "closest known:" : "also:         ",
                sm_library_field(lib, li, SM_FIELD_NAME), sm_mf_display(h->hybrid_mf),

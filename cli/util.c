@@ -193,7 +193,7 @@ const char *cli_default_library(void)
 }
 
 /* Length of the valid UTF-8 sequence at s, or 0 if the bytes there are not one. */
-static size_t utf8_len(const unsigned char *s)
+size_t cli_utf8_len(const unsigned char *s)
 {
     unsigned c = s[0];
     size_t n;
@@ -245,7 +245,7 @@ void cli_json_str(FILE *out, const char *s)
             fputc((int)c, out);
             p++;
         } else {
-            size_t n = utf8_len(p);
+            size_t n = cli_utf8_len(p);
             if (n == 0) {
                 fprintf(out, "\\u%04x", c); /* a Latin-1 byte */
                 p++;
