@@ -174,6 +174,17 @@ static const uint64_t *offsets_of(const uint64_t *off, size_t n)
 }
 
 /* Everything after the peaks as read, ending in the digest. */
+/* A string column: its n + 1 offsets, then the bytes of its strings (no NULs). */
+static void hash_strcol(sm_sha256 *c, const sm_strcol *col, size_t n)
+{
+    const uint64_t *off = offsets_of(col->off, n);
+    hash_array(c, off, n + 1, K_U64);
+    if (col->data == NULL || off == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        sm_sha256_update_(c, col->data + off[i] + i, (size_t)(off[i + 1] - off[i]));
+}
+
 static void checksum_tail(sm_sha256 *cp, const sm_library *lib, char out[80]);
 
 void sm_content_checksum_(const sm_library *lib, char out[80])
@@ -198,15 +209,8 @@ static void checksum_tail(sm_sha256 *cp, const sm_library *lib, char out[80])
     hash_array(&c, lib->nom_mz, lib->n_nom, K_U16);
     hash_array(&c, lib->nom_int, lib->n_nom, K_U16);
 
-    for (int f = 0; f < SM_FIELD_COUNT; f++) {
-        const sm_strcol *col = &lib->col[f];
-        const uint64_t *off = offsets_of(col->off, n);
-        hash_array(&c, off, n + 1, K_U64);
-        if (col->data == NULL || off == NULL)
-            continue;
-        for (size_t i = 0; i < n; i++)
-            sm_sha256_update_(&c, col->data + off[i] + i, (size_t)(off[i + 1] - off[i]));
-    }
+    for (int f = 0; f < SM_FIELD_COUNT; f++)
+        hash_strcol(&c, &lib->col[f], n);
 
     hash_array(&c, lib->mw, n, K_F64);
     hash_array(&c, lib->exact_mass, n, K_F64);
@@ -243,15 +247,8 @@ void sm_controls_checksum_(const sm_library *lib, char out[80])
     size_t n = lib->n;
     sm_sha256_init_(&c);
     hash_u64(&c, n);
-    for (int f = 0; f < SM_CONTROL_COUNT; f++) {
-        const sm_strcol *col = &lib->ctl[f];
-        const uint64_t *off = offsets_of(col->off, n);
-        hash_array(&c, off, n + 1, K_U64);
-        if (col->data == NULL || off == NULL)
-            continue;
-        for (size_t i = 0; i < n; i++)
-            sm_sha256_update_(&c, col->data + off[i] + i, (size_t)(off[i + 1] - off[i]));
-    }
+    for (int f = 0; f < SM_CONTROL_COUNT; f++)
+        hash_strcol(&c, &lib->ctl[f], n);
     sm_sha256_final_(&c, digest);
     memcpy(out, "sha256:", 7);
     sm_hex_(digest, sizeof digest, out + 7);
