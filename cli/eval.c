@@ -485,10 +485,12 @@ static int read_queries(const char *path, query **qs, size_t *n, size_t *cap,
 {
     sm_reader *r = NULL;
     sm_error e = {0};
-    if (sm_reader_open(path, &r, &e) != SM_OK) {
+    sm_status so = sm_reader_open(path, &r, &e);
+    if (so != SM_OK) {
         cli_report(&e);
-        return EXIT_IO;
+        return cli_exit_for(so);
     }
+    size_t before = *n;
     int code = EXIT_OK;
     sm_spectrum s;
     sm_spectrum_init(&s);
@@ -536,6 +538,11 @@ static int read_queries(const char *path, query **qs, size_t *n, size_t *cap,
         x->n = nn;
         sm_compound_key(s.field[SM_FIELD_INCHIKEY], s.field[SM_FIELD_NAME],
                         s.field[SM_FIELD_FORMULA], x->key, KEY);
+    }
+    if (*n == before && *rejected == 0 && code == EXIT_OK) {
+        cli_errorf("%s: no spectrum found; expected MSP records starting with a 'Name:' line",
+                   path);
+        code = EXIT_DATA;
     }
     sm_spectrum_clear(&s);
     sm_reader_close(r);
@@ -692,7 +699,7 @@ int cmd_eval(int argc, char **argv)
         int rc = read_queries(files[f], &qs, &nq, &cap, &rejected);
         c.rejected = rejected;
         code = cli_worse(code, rc);
-        if (rc != EXIT_IO)
+        if (rc != EXIT_IO && nq > 0)
             code = cli_worse(code, run_set(&c, files[f], qs, nq, worst, first));
         first = false;
         free_queries(qs, nq);

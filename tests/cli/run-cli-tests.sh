@@ -111,6 +111,9 @@ check eval_replicates_json 0 "" \
 check eval_entropy 0 "" "top-1 262 \\(80\\.4%\\)" -- \
     "$SM" eval --score entropy --queries massbank-ei-in-library.msp
 check eval_no_input 2 "nothing to evaluate" -- "$SM" eval
+check eval_empty_file 3 "empty.msp: no spectrum found" -- sh -c ": >'$TMP/empty.msp' &&
+    '$SM' eval --queries '$TMP/empty.msp'"
+check eval_missing_file 4 "nothing.msp: cannot open" -- "$SM" eval --queries nothing.msp
 check eval_bad_records 3 "bad.msp:2: 'Num Peaks: 3' but 2 peaks were read" \
     "1 query .*, 2 spectra not read" -- sh -c "{ printf 'Name: Broken count\\nNum Peaks: 3\\n41 100; 42 50;\\n\\n'; cat '$S';
     printf '\\nName: neg\\nNum Peaks: 1\\n42 -7\\n'; } >'$TMP/bad.msp' && cd '$TMP' && '$SM' eval --queries bad.msp"
