@@ -1,4 +1,4 @@
-/* test_kernels.c — every kernel this CPU can run against the scalar reference, and the kernel choice (SPECMATCH_KERNEL, sm_kernel_select). */
+/* test_kernels.c — every kernel this CPU can run against the scalar reference (the bound counts also against their definitions), and the kernel choice (SPECMATCH_KERNEL, sm_kernel_select). */
 #include <sys/wait.h>
 
 #include "test_common.h"
@@ -7,7 +7,7 @@
 
 #define MAXN 1040
 #define MAXOFF 3
-#define DENSE_N 65536 /* idx and val are uint16: cover the whole range */
+#define BOUND_MAXN 2500 /* past the 2,048 peaks where the SIMD bound_sums hand over */
 
 /* Fixed-seed LCG (Numerical Recipes constants): the same data on every run. */
 static uint32_t lcg_state;
@@ -115,30 +115,76 @@ static void check_axpy_u8(const sm_kernel *k, size_t n, size_t ox, size_t oy, bo
         assert_true(y[i] == 1234.5f);
 }
 
-static float *dense_arr, *table_arr;
 
-static void check_sparse(const sm_kernel *k, size_t n, size_t oi, size_t ov, bool zeros)
+/* The counts of bound_sums by their definitions in kernels.h, walked with branches:
+ * an independent reading against which the scalar kernel is held. */
+static void bound_counts_ref(const uint32_t *word, const uint16_t *mz, const uint16_t *val,
+                             size_t n, unsigned lo, sm_bound_sums *out)
 {
-    static uint16_t ibuf[MAXN + MAXOFF], vbuf[MAXN + MAXOFF];
-    uint16_t *idx = ibuf + oi, *val = vbuf + ov;
+    *out = (sm_bound_sums){0};
+    for (size_t j = 0; j < n; j++) {
+        unsigned m = mz[j], b = val[j], a = word[m] & 0xffffu;
+        if (m < lo && b > 1)
+            out->below += (uint64_t)m * b;
+        if (!(a > 0 && (a > 1 || b > 1)))
+            continue;
+        out->n1++;
+        if (j == 0)
+            continue;
+        unsigned pm = mz[j - 1], pb = val[j - 1], pa = word[pm] & 0xffffu;
+        bool breaker = pa == 0 && pb > 1;
+        /* query peaks above 1 strictly between the two */
+        unsigned between = (word[m - 1] >> 16) - (word[pm] >> 16);
+        if (pm >= lo && !breaker && between == 0)
+            out->n2++;
+    }
+}
+
+static void check_bound(const sm_kernel *k, size_t n, size_t oi, size_t ov, bool zeros)
+{
+    enum { BINS = SM_MAX_NOMINAL_MZ + 2 };
+    static uint32_t wbuf[BINS + 1];
+    static float bw[BINS];
+    static uint16_t ibuf[BOUND_MAXN + MAXOFF], vbuf[BOUND_MAXN + MAXOFF];
+    uint32_t *word = wbuf + 1;
+    uint16_t *mz = ibuf + oi, *val = vbuf + ov;
+    /* a query on about a third of the bins, a quarter of its peaks at intensity 1 */
+    uint32_t cnt = 0;
+    wbuf[0] = 0;
+    for (unsigned m = 0; m < BINS; m++) {
+        uint32_t a = 0;
+        if (!zeros && m > 0 && lcg() % 3 == 0)
+            a = lcg() % 4 == 0 ? 1 : 2 + lcg() % (SM_BASE_PEAK - 1);
+        cnt += a > 1;
+        word[m] = a | cnt << 16;
+        bw[m] = (float)(m * sqrt((double)a));
+    }
+    /* library peaks: n distinct m/z ascending, from 1 up */
+    unsigned m = 0;
     double terms = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* Every third entry at the top of the range catches sign-extended indices. */
-        idx[i] = (uint16_t)(i % 3 == 0 ? 65535 - lcg() % 64 : lcg() >> 16);
-        val[i] = (uint16_t)(i % 3 == 1 ? 65535 - lcg() % 64 : lcg() >> 16);
-        terms += fabs((double)dense_arr[idx[i]] * table_arr[val[i]]);
+    for (size_t j = 0; j < n; j++) {
+        /* steps of 1 to 3, of 1 or 2 past 1,500 peaks: m/z stays <= 5,000 */
+        m += 1 + (lcg() % 2 == 0 ? 0 : lcg() % (n > 1500 ? 2 : 3));
+        mz[j] = (uint16_t)m;
+        val[j] = (uint16_t)(lcg() % 5 == 0 ? 1 : 2 + lcg() % (SM_BASE_PEAK - 1));
+        terms += fabs((double)bw[m] * sqrt((double)val[j]));
     }
-    const float *dense = dense_arr, *table = table_arr;
-    static float zero_table[DENSE_N];
-    if (zeros) {
-        table = zero_table;
-        terms = 0;
-    }
-    float want = sm_kernel_scalar_.sparse_dot(dense, idx, val, table, n);
-    float got = k->sparse_dot(dense, idx, val, table, n);
+    unsigned lo = 1 + lcg() % 80;
+    sm_bound_sums want, got, ref;
+    bound_counts_ref(word, mz, val, n, lo, &ref);
+    sm_kernel_scalar_.bound_sums(bw, word, mz, val, n, lo, &want);
+    k->bound_sums(bw, word, mz, val, n, lo, &got);
+    if (want.n1 != ref.n1 || want.n2 != ref.n2 || want.below != ref.below)
+        fail_msg("scalar bound_sums n=%zu lo=%u: n1 %u n2 %u below %llu, by definition "
+                 "%u %u %llu", n, lo, want.n1, want.n2, (unsigned long long)want.below, ref.n1,
+                 ref.n2, (unsigned long long)ref.below);
+    if (got.n1 != want.n1 || got.n2 != want.n2 || got.below != want.below)
+        fail_msg("%s bound_sums n=%zu lo=%u: n1 %u n2 %u below %llu, scalar %u %u %llu",
+                 k->name, n, lo, got.n1, got.n2, (unsigned long long)got.below, want.n1, want.n2,
+                 (unsigned long long)want.below);
     if (zeros || n == 0)
-        assert_true(got == 0.0f);
-    check_sum(k->name, "sparse_dot", n, got, want, terms);
+        assert_true(got.dot == 0.0f && got.n1 == 0 && got.n2 == 0);
+    check_sum(k->name, "bound_sums dot", n, got.dot, want.dot, terms);
 }
 
 static void run_all(const sm_kernel *k)
@@ -153,16 +199,21 @@ static void run_all(const sm_kernel *k)
                 check_dot(k, len, o2, o1, zeros);
                 check_axpy(k, len, o1, o2, zeros);
                 check_axpy(k, len, o2, o1, zeros);
-                check_sparse(k, len, o1, o2, zeros);
+                check_bound(k, len, o1, o2, zeros);
                 check_axpy_u8(k, len, o1, o2, zeros);
             }
         }
     }
+    /* past the SIMD kernels' 2,048 peaks */
+    check_bound(k, 2049, 1, 2, false);
+    check_bound(k, BOUND_MAXN, 0, 3, false);
     /* n = 0 must not touch the arrays. */
     assert_true(k->dot(NULL, NULL, 0) == 0.0f);
     k->axpy(1.0f, NULL, NULL, 0);
     k->axpy_u8(1.0f, NULL, NULL, 0);
-    assert_true(k->sparse_dot(NULL, NULL, NULL, NULL, 0) == 0.0f);
+    sm_bound_sums none;
+    k->bound_sums(NULL, NULL, NULL, NULL, 0, 1, &none);
+    assert_true(none.dot == 0.0f && none.n1 == 0 && none.n2 == 0 && none.below == 0);
 }
 
 /* Must run first: the first call in a fresh process reads SPECMATCH_KERNEL once
@@ -216,15 +267,6 @@ static void test_table(void **state)
 static void test_every_kernel(void **state)
 {
     (void)state;
-    dense_arr = malloc(DENSE_N * sizeof *dense_arr);
-    table_arr = malloc(DENSE_N * sizeof *table_arr);
-    assert_non_null(dense_arr);
-    assert_non_null(table_arr);
-    lcg_state = 777u;
-    for (size_t i = 0; i < DENSE_N; i++) {
-        dense_arr[i] = rnd();
-        table_arr[i] = rnd() + 1.0f;
-    }
     size_t tested = 0;
     for (size_t i = 0; i < sm_kernel_count(); i++) {
         const char *name = sm_kernel_name_at(i);
@@ -246,8 +288,6 @@ static void test_every_kernel(void **state)
         __builtin_cpu_supports("avx512vl"))
         assert_true(tested >= 3);
 #endif
-    free(dense_arr);
-    free(table_arr);
 }
 
 static void test_select_errors(void **state)

@@ -72,8 +72,6 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     keyed *keys = NULL;
     if (ix == NULL)
         goto nomem;
-    for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
-        ix->sqrt_int[i] = (float)sqrt((double)i);
 
     unsigned max_mz = 0;
     for (size_t k = 0; k < lib->n_nom; k++)

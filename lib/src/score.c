@@ -1,6 +1,7 @@
 /* score.c — the identity match factor and its reverse form (scalar reference definition). */
 #include <math.h>
 
+#include "kernels/kernels.h"
 #include "sm_internal.h"
 
 /* MF = 1000 (n1 T1 + n2 T2) / (n1 + n2) - 0.5, or 1000 T1 - 0.5 without ratios. */
@@ -114,11 +115,14 @@ void sm_qdense_set_(sm_qdense *d, sm_nominal q)
         d->in[m] = (uint16_t)a;
         d->w[m] = sqrt((double)m * a);
         d->r[m] = sqrt((double)a);
+        d->bw[m] = (float)((double)m * d->r[m]);
     }
     uint16_t c = 0;
+    d->word[0] = 0;
     for (size_t m = 0; m <= SM_MAX_NOMINAL_MZ + 1; m++) {
         c = (uint16_t)(c + (d->in[m] > 1));
         d->cnt[m] = c;
+        d->word[1 + m] = (uint32_t)d->in[m] | (uint32_t)c << 16;
     }
     double sum = 0;
     for (size_t m = SM_MAX_NOMINAL_MZ + 2; m-- > 0;) {
@@ -131,8 +135,10 @@ void sm_qdense_set_(sm_qdense *d, sm_nominal q)
 
 void sm_qdense_clear_(sm_qdense *d, sm_nominal q)
 {
-    for (size_t j = 0; j < q.n; j++)
+    for (size_t j = 0; j < q.n; j++) {
         d->in[q.mz[j]] = 0;
+        d->bw[q.mz[j]] = 0.0f;
+    }
 }
 
 /* The same sums as sm_match_factor, in the same order where order matters (the
@@ -192,4 +198,46 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
         prev_m = m;
     }
     return mf_from_sums(sum_ul, sum_uu, sum_ll, sum_rm, sum_m, n1, n2);
+}
+
+/* Float sums in the kernels carry a relative error near 1e-6; the dot is widened
+ * well past that before it bounds anything. */
+#define DOT_SLACK 1.0005
+
+/* Upper bound of the MF from one pass of bound_sums (kernels.h):
+ *  - T1 <= dot^2 / (nu nl): dot covers every common peak (the passed-over ones
+ *    too); nu, the unknown's norm over the common range without its intensity-1
+ *    peaks, and nl, the library's whole norm less its peaks below the range, are
+ *    lower bounds of the norms the MF divides by;
+ *  - MF/1000 = (n1 T1 + n2 T2)/(n1 + n2) <= (n1 T1 + n2')/(n1 + n2'), since T2 <= 1,
+ *    with n1 exact and n2' >= n2 (the bound rises with T1 and with n2). Spectra
+ *    whose common peaks are seldom neighbours in the union have n2 far below n1,
+ *    and a bound far under DESIGN.md's (T1 + 1)/2.
+ * Why n2' >= n2: a ratio is taken at common peak j when the previous common peak
+ * p is at m >= lo, no library peak between them is above 1 (else the chain broke)
+ * and no unknown peak above 1 lies between them. Library peak j-1 is then p or a
+ * passed-over peak after p: at m >= lo, not a library-only peak above 1, and with
+ * no unknown peak above 1 between it and j, since (m_{j-1}, m_j) lies inside
+ * (m_p, m_j): the kernel counts j.
+ * -0.5 (the exact MF) when nothing is in common; +inf when a norm is zero. */
+double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, sm_nominal l,
+                              double norm_l)
+{
+    if (l.n == 0 || d->first == 0)
+        return -0.5;
+    unsigned lo = d->first > l.mz[0] ? d->first : l.mz[0];
+    sm_bound_sums bs;
+    kern->bound_sums(d->bw, d->word + 1, l.mz, l.intensity, l.n, lo, &bs);
+    if (bs.n1 == 0)
+        return -0.5;
+    double nu = d->suffix[lo];
+    double nl = norm_l - (double)bs.below;
+    if (!(nu > 0 && nl > 0))
+        return INFINITY;
+    double dot = (double)bs.dot * DOT_SLACK;
+    double t1 = dot * dot / (nu * nl);
+    if (!(t1 < 1.0))
+        t1 = 1.0;
+    double n1 = bs.n1, n2 = bs.n2;
+    return 1000.0 * (n1 * t1 + n2) / (n1 + n2) - 0.5;
 }

@@ -35,7 +35,6 @@ struct sm_searcher {
     uint16_t qmz[SM_MAX_NOMINAL_MZ + 1];
     uint16_t qin[SM_MAX_NOMINAL_MZ + 1];
     float *qw;        /* [n_bins] sqrt(m u): weights against the envelopes */
-    float *qd;        /* [n_bins] m sqrt(u): against sqrt(I) of library peaks */
     sm_qdense *dense; /* the query spread over m/z: suffix norms, exact scoring */
     float *acc;       /* [stride] block bounds */
     uint32_t *bucket_start; /* [N_BUCKETS + 1] */
@@ -66,13 +65,12 @@ sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *er
     s->min_mf = -INFINITY;
     s->kern = sm_kernel_get_();
     s->qw = calloc(ix->n_bins, sizeof *s->qw);
-    s->qd = calloc(ix->n_bins, sizeof *s->qd);
     s->dense = calloc(1, sizeof *s->dense);
     s->acc = calloc(ix->stride, sizeof *s->acc);
     s->bucket_start = calloc(N_BUCKETS + 1, sizeof *s->bucket_start);
     s->sorted = calloc(ix->stride, sizeof *s->sorted);
     s->bucket_of = calloc(ix->stride, sizeof *s->bucket_of);
-    if (!s->qw || !s->qd || !s->dense || !s->acc || !s->bucket_start || !s->sorted ||
+    if (!s->qw || !s->dense || !s->acc || !s->bucket_start || !s->sorted ||
         !s->bucket_of) {
         sm_searcher_free(s);
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
@@ -86,7 +84,6 @@ void sm_searcher_free(sm_searcher *s)
     if (s == NULL)
         return;
     free(s->qw);
-    free(s->qd);
     free(s->dense);
     free(s->acc);
     free(s->bucket_start);
@@ -193,31 +190,11 @@ sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, si
     return SM_OK;
 }
 
-/* The library spectrum's norm over the common range: its whole norm less the
- * peaks below lo (a short walk: spectra are sorted by m/z). Exact. */
-static double norm_from(const sm_index *ix, size_t pos, sm_nominal l, unsigned lo)
+/* Upper bound of spectrum pos's MF against the query (score.c). */
+static double spectrum_bound(sm_searcher *s, size_t pos, sm_nominal l)
 {
-    double below = 0;
-    for (size_t j = 0; j < l.n && l.mz[j] < lo; j++)
-        if (l.intensity[j] > 1)
-            below += (double)l.mz[j] * l.intensity[j];
-    return ix->norm[pos] - below;
-}
-
-/* Upper bound of spectrum i's MF against the query (+inf when the query or the
- * spectrum has no norm over the common range). */
-static double spectrum_bound(sm_searcher *s, sm_nominal q, size_t pos, sm_nominal l)
-{
-    const sm_index *ix = s->lib->index;
-    unsigned lo = q.mz[0] > l.mz[0] ? q.mz[0] : l.mz[0];
-    double nu = s->dense->suffix[lo];
-    double nl = norm_from(ix, pos, l, lo);
     s->stats.bounded++;
-    if (!(nu > 0 && nl > 0))
-        return INFINITY;
-    double dot = (double)s->kern->sparse_dot(s->qd, l.mz, l.intensity, ix->sqrt_int, l.n) *
-                 BOUND_SLACK;
-    return mf_bound(dot * dot / (nu * nl));
+    return sm_match_factor_bound_(s->dense, s->kern, l, s->lib->index->norm[pos]);
 }
 
 /* Max-heap of candidates by bound (ties: lower index first, for a fixed order). */
@@ -272,13 +249,7 @@ static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
 {
     size_t i = s->lib->index->order[pos];
     sm_nominal l = at_pos_(s->lib, pos);
-    /* Below MF 499.5 no bound can exclude anything (T1 >= 0): score at once. */
-    if (!can_skip(mf_bound(0.0), topk_floor(t))) {
-        s->stats.exact++;
-        topk_offer(t, i, sm_match_factor_dense_(s->dense, l));
-        return;
-    }
-    double b = spectrum_bound(s, q, pos, l);
+    double b = spectrum_bound(s, pos, l);
     if (can_skip(b, topk_floor(t)))
         return;
     if (!heap_push(s, b, i))
@@ -316,7 +287,6 @@ static void prepare_query(sm_searcher *s, sm_nominal q)
         unsigned m = q.mz[j], u = q.intensity[j];
         if (m < ix->n_bins) {
             s->qw[m] = (float)sqrt((double)m * u);
-            s->qd[m] = (float)((double)m * sqrt((double)u));
         }
     }
 }
@@ -326,10 +296,26 @@ static void clear_query(sm_searcher *s, sm_nominal q)
     const sm_index *ix = s->lib->index;
     sm_qdense_clear_(s->dense, q);
     for (size_t j = 0; j < q.n; j++) {
-        if (q.mz[j] < ix->n_bins) {
+        if (q.mz[j] < ix->n_bins)
             s->qw[q.mz[j]] = 0;
-            s->qd[q.mz[j]] = 0;
-        }
+    }
+}
+
+/* Blocks are visited in the order of their bounds, not of memory: the hardware
+ * cannot guess the next one, so its peaks are asked for a few blocks ahead. */
+#define PREFETCH_AHEAD 4
+
+static void prefetch_block(const sm_library *lib, size_t b)
+{
+    size_t p0 = b * SM_INDEX_BLOCK, p1 = p0 + SM_INDEX_BLOCK;
+    if (p1 > lib->n)
+        p1 = lib->n;
+    const char *mz = (const char *)(lib->nom_mz + lib->nom_off[p0]);
+    const char *mz_end = (const char *)(lib->nom_mz + lib->nom_off[p1]);
+    const char *in = (const char *)(lib->nom_int + lib->nom_off[p0]);
+    for (size_t o = 0; mz + o < mz_end; o += 64) {
+        __builtin_prefetch(mz + o);
+        __builtin_prefetch(in + o);
     }
 }
 
@@ -376,6 +362,8 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
      * rises before most spectra are looked at. */
     for (size_t p = 0; p < ix->n_blocks; p++) {
         size_t b = s->sorted[p];
+        if (p + PREFETCH_AHEAD < ix->n_blocks)
+            prefetch_block(lib, s->sorted[p + PREFETCH_AHEAD]);
         double block_bound = (double)s->bucket_of[b] + 1.0; /* above every spectrum in it */
         drain(s, q, block_bound, t);
         if (can_skip(block_bound, topk_floor(t))) {

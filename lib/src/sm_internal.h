@@ -53,7 +53,6 @@ typedef struct sm_index {
                                                in units of row_scale[m] / 255, rounded up */
     float *row_scale;                       /* [n_bins] largest envelope value of row m */
     float *ratio;                           /* [n_blocks][SM_INDEX_CUTS] */
-    float sqrt_int[SM_BASE_PEAK + 1];       /* sqrt(I) */
 } sm_index;
 
 /* A query spread over nominal m/z, so that scoring it against a library spectrum
@@ -65,14 +64,24 @@ typedef struct sm_qdense {
     double w[SM_MAX_NOMINAL_MZ + 2];        /* sqrt(m I) at the query's peaks */
     double r[SM_MAX_NOMINAL_MZ + 2];        /* sqrt(I) at the query's peaks */
     double sqrt_i[SM_BASE_PEAK + 1];        /* sqrt(I) for any intensity */
+    /* for the bound_sums kernel (kernels.h): word[1 + m] = in[m] | cnt[m] << 16
+     * (word[0] stands for m = -1) and bw[m] = m sqrt(in[m]) in float */
+    uint32_t word[SM_MAX_NOMINAL_MZ + 3];
+    float bw[SM_MAX_NOMINAL_MZ + 2];
     bool ready;                             /* sqrt_i filled */
     unsigned first;                         /* first m/z (intensity-1 peaks included) */
 } sm_qdense;
+
+struct sm_kernel;
 
 void sm_qdense_set_(sm_qdense *d, sm_nominal q);
 void sm_qdense_clear_(sm_qdense *d, sm_nominal q);
 /* Bit for bit sm_match_factor(q, l, 0), walking only l's peaks. */
 double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l);
+/* An upper bound of sm_match_factor(q, l, 0) from one pass of kern's bound_sums
+ * over l's peaks; norm_l is the sum of m I over l's peaks with I > 1 (score.c). */
+double sm_match_factor_bound_(const sm_qdense *d, const struct sm_kernel *kern, sm_nominal l,
+                              double norm_l);
 
 sm_status sm_index_build_(sm_library *lib, sm_error *err);
 void sm_index_free_(sm_index *ix);

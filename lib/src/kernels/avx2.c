@@ -1,6 +1,7 @@
 /* avx2.c — AVX2 + FMA kernels (8 floats a vector); built with -mavx2 -mfma, run only when the CPU has both. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -77,10 +78,81 @@ static void axpy_u8_avx2(float a, const uint8_t *x, float *y, size_t n)
         y[i] = fmaf(a, (float)x[i], y[i]);
 }
 
+/* bound_sums, 8 peaks a step with gathers. Each lane's predecessor is the lane
+ * below it, lane 0's the last lane of the step before (carried over). The last,
+ * short step reads a zero-padded copy: a peak at m/z 0 of intensity 0 is neither
+ * common nor below the range (lo >= 1) and adds nothing. Per-lane sums of m * val
+ * stay below 2^31: at most 2,048 peaks, 256 steps of m * val <= 2,000 * 999. */
+static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint16_t *mz,
+                            const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out)
+{
+    if (n > 2048) {
+        sm_bound_sums_scalar_(dense, word, mz, val, n, lo, out);
+        return;
+    }
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+    const __m256i ones = _mm256_set1_epi32(-1), low16 = _mm256_set1_epi32(0xffff);
+    const __m256i vlo = _mm256_set1_epi32((int)lo);
+    const __m256i up_one = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+    __m256 dot = _mm256_setzero_ps();
+    __m256i below = zero, carry = zero;
+    unsigned carry_ok = 0;
+    uint32_t n1 = 0, n2 = 0;
+    uint16_t tail_mz[8], tail_val[8];
+    for (size_t i = 0; i < n; i += 8) {
+        const uint16_t *pm = mz + i, *pv = val + i;
+        if (n - i < 8) {
+            memset(tail_mz, 0, sizeof tail_mz);
+            memset(tail_val, 0, sizeof tail_val);
+            memcpy(tail_mz, pm, (n - i) * sizeof *pm);
+            memcpy(tail_val, pv, (n - i) * sizeof *pv);
+            pm = tail_mz;
+            pv = tail_val;
+        }
+        __m256i m = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)pm));
+        __m256i b = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)pv));
+        __m256i w = _mm256_i32gather_epi32((const int *)word, m, 4);
+        __m256 qd = _mm256_i32gather_ps(dense, m, 4);
+        dot = _mm256_fmadd_ps(qd, _mm256_sqrt_ps(_mm256_cvtepi32_ps(b)), dot);
+        __m256i a = _mm256_and_si256(w, low16);
+        __m256i a_gt1 = _mm256_cmpgt_epi32(a, one);
+        /* the count at m - 1: the one at m less the peak at m (a_gt1 is -1 there) */
+        __m256i cnt = _mm256_srli_epi32(w, 16), cnt_m1 = _mm256_add_epi32(cnt, a_gt1);
+        __m256i b_gt1 = _mm256_cmpgt_epi32(b, one);
+        __m256i below_lo = _mm256_cmpgt_epi32(vlo, m);
+        below = _mm256_add_epi32(below, _mm256_and_si256(_mm256_and_si256(below_lo, b_gt1),
+                                                         _mm256_mullo_epi32(m, b)));
+        __m256i a_pos = _mm256_cmpgt_epi32(a, zero);
+        __m256i common = _mm256_and_si256(a_pos, _mm256_or_si256(a_gt1, b_gt1));
+        __m256i bad = _mm256_andnot_si256(a_pos, b_gt1); /* library-only above 1 */
+        __m256i ok = _mm256_andnot_si256(_mm256_or_si256(below_lo, bad), ones);
+        __m256i rot = _mm256_permutevar8x32_epi32(cnt, up_one); /* rot[i] = cnt[i - 1] */
+        __m256i prev_cnt = _mm256_blend_epi32(rot, carry, 1);
+        unsigned okm = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(ok));
+        unsigned cm = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(common));
+        unsigned eq = (unsigned)_mm256_movemask_ps(
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(cnt_m1, prev_cnt)));
+        unsigned prev_okm = ((okm << 1) | carry_ok) & 0xffu;
+        n1 += (uint32_t)__builtin_popcount(cm);
+        n2 += (uint32_t)__builtin_popcount(cm & eq & prev_okm);
+        carry_ok = (okm >> 7) & 1u;
+        carry = rot; /* its lane 0 is this step's last count */
+    }
+    out->dot = hsum256(dot);
+    uint32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, below);
+    uint64_t sum = 0;
+    for (int j = 0; j < 8; j++)
+        sum += lanes[j];
+    out->below = sum;
+    out->n1 = n1;
+    out->n2 = n2;
+}
+
 const sm_kernel sm_kernel_avx2_ = {
     .name = "avx2",
     .dot = dot_avx2,
     .axpy = axpy_avx2,
-    .sparse_dot = sm_sparse_dot_unrolled_,
     .axpy_u8 = axpy_u8_avx2,
+    .bound_sums = bound_sums_avx2,
 };

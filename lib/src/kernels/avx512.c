@@ -82,10 +82,66 @@ static void axpy_u8_avx512(float a, const uint8_t *x, float *y, size_t n)
     }
 }
 
+/* bound_sums, 16 peaks a step with gathers. Each lane's predecessor is the lane
+ * below it, lane 0's the last lane of the step before (carried over). Per-lane
+ * sums of m * val stay below 2^31: at most 2,048 peaks, so 128 steps of
+ * m * val <= 2,000 * 999 each. */
+static void bound_sums_avx512(const float *dense, const uint32_t *word, const uint16_t *mz,
+                              const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out)
+{
+    if (n > 2048) {
+        sm_bound_sums_scalar_(dense, word, mz, val, n, lo, out);
+        return;
+    }
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i vlo = _mm512_set1_epi32((int)lo), low16 = _mm512_set1_epi32(0xffff);
+    __m512 dot = _mm512_setzero_ps();
+    __m512i below = _mm512_setzero_si512(), carry_cnt = _mm512_setzero_si512();
+    __mmask16 carry_ok = 0;
+    uint32_t n1 = 0, n2 = 0;
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : tail_mask(n - i);
+        __m512i m = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, mz + i));
+        __m512i b = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, val + i));
+        __m512i w = _mm512_mask_i32gather_epi32(zero, k, m, (const int *)word, 4);
+        __m512 qd = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, m, dense, 4);
+        dot = _mm512_fmadd_ps(qd, _mm512_sqrt_ps(_mm512_cvtepi32_ps(b)), dot);
+        __m512i a = _mm512_and_si512(w, low16);
+        __mmask16 a_gt1 = _mm512_mask_cmpgt_epu32_mask(k, a, one);
+        /* the count at m - 1: the one at m less the peak at m */
+        __m512i cnt = _mm512_srli_epi32(w, 16);
+        __m512i cnt_m1 = _mm512_mask_sub_epi32(cnt, a_gt1, cnt, one);
+        __mmask16 b_gt1 = _mm512_mask_cmpgt_epu32_mask(k, b, one);
+        __mmask16 below_lo = _mm512_mask_cmplt_epu32_mask(k, m, vlo);
+        below = _mm512_mask_add_epi32(below, (__mmask16)(below_lo & b_gt1), below,
+                                      _mm512_mullo_epi32(m, b));
+        __mmask16 a_pos = _mm512_mask_cmpgt_epu32_mask(k, a, zero);
+        __mmask16 common = (__mmask16)(a_pos & (a_gt1 | b_gt1));
+        __mmask16 ok = (__mmask16)(k & ~below_lo & ~(~a_pos & b_gt1));
+        __mmask16 prev_ok = (__mmask16)((ok << 1) | carry_ok);
+        __m512i prev_cnt = _mm512_alignr_epi32(cnt, carry_cnt, 15);
+        __mmask16 link = (__mmask16)(common & prev_ok &
+                                     _mm512_cmpeq_epu32_mask(cnt_m1, prev_cnt));
+        n1 += (uint32_t)__builtin_popcount(common);
+        n2 += (uint32_t)__builtin_popcount(link);
+        carry_ok = (__mmask16)((ok >> 15) & 1);
+        carry_cnt = cnt;
+    }
+    out->dot = _mm512_reduce_add_ps(dot);
+    uint64_t sum = 0;
+    uint32_t lanes[16];
+    _mm512_storeu_si512(lanes, below);
+    for (int j = 0; j < 16; j++)
+        sum += lanes[j];
+    out->below = sum;
+    out->n1 = n1;
+    out->n2 = n2;
+}
+
 const sm_kernel sm_kernel_avx512_ = {
     .name = "avx512",
     .dot = dot_avx512,
     .axpy = axpy_avx512,
-    .sparse_dot = sm_sparse_dot_unrolled_,
     .axpy_u8 = axpy_u8_avx512,
+    .bound_sums = bound_sums_avx512,
 };

@@ -8,24 +8,43 @@
 /* Every kernel computes the same quantities as the scalar one; float sums may differ
  * in the last bits because the order of additions differs (the search applies a
  * safety margin to every bound it derives from them). */
+struct sm_bound_sums;
+
 typedef struct sm_kernel {
     const char *name;
     /* sum of a[i] * b[i], i < n */
     float (*dot)(const float *a, const float *b, size_t n);
     /* y[i] += a * x[i], i < n */
     void (*axpy)(float a, const float *x, float *y, size_t n);
-    /* sum of dense[idx[i]] * table[val[i]], i < n (idx, val: nominal m/z and
-     * intensity of a sparse spectrum; table: a function of the intensity) */
-    float (*sparse_dot)(const float *dense, const uint16_t *idx, const uint16_t *val,
-                        const float *table, size_t n);
     /* y[i] += a * x[i], i < n, for bytes x (quantized envelopes) */
     void (*axpy_u8)(float a, const uint8_t *x, float *y, size_t n);
+    /* What the search bounds one library spectrum with, in one pass over its peaks
+     * (mz ascending, val its intensities; see sm_bound_sums). */
+    void (*bound_sums)(const float *dense, const uint32_t *word, const uint16_t *mz,
+                       const uint16_t *val, size_t n, unsigned lo, struct sm_bound_sums *out);
 } sm_kernel;
 
-/* sparse_dot with four running sums and plain loads (scalar.c, baseline flags):
- * the x86 tables use it because hardware gathers measured slower at ~100 entries. */
-float sm_sparse_dot_unrolled_(const float *dense, const uint16_t *idx, const uint16_t *val,
-                              const float *table, size_t n);
+/* The sums of bound_sums. The query is given twice over m/z: dense[m] (the dot's
+ * weights) and word[m] = its intensity | (its peaks above intensity 1 at m' <= m) << 16,
+ * readable from word[-1] (all zero) up; lo is the first m/z of the common range.
+ *  - dot: sum of dense[m] * sqrtf(val) over all peaks (float, any order; sqrtf of a
+ *    whole number below 2^16 equals (float)sqrt((double)v), checked for all of them);
+ *  - below: sum of m * val over peaks with m < lo and val > 1 (exact);
+ *  - n1: peaks in common, not passed over (query intensity a > 0, a > 1 or val > 1);
+ *  - n2: common peaks j whose predecessor j-1 is at m >= lo, is not a library-only
+ *    peak above 1, and has no query peak above 1 between it and j: never fewer than
+ *    the ratios the match factor takes (search.c explains why). Exact integers,
+ *    equal in every kernel. */
+typedef struct sm_bound_sums {
+    float dot;
+    uint32_t n1;
+    uint32_t n2;
+    uint64_t below;
+} sm_bound_sums;
+
+/* bound_sums in plain C without branches (scalar.c, baseline flags). */
+void sm_bound_sums_scalar_(const float *dense, const uint32_t *word, const uint16_t *mz,
+                           const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out);
 
 /* Per-ISA tables, defined in the per-ISA files (each compiled with its own flags). */
 extern const sm_kernel sm_kernel_scalar_;

@@ -43,23 +43,6 @@ static void axpy_neon(float a, const float *x, float *y, size_t n)
         y[i] += a * x[i];
 }
 
-/* NEON has no gather: load the lanes one by one, multiply-add four at a time. */
-static float sparse_dot_neon(const float *dense, const uint16_t *idx, const uint16_t *val,
-                             const float *table, size_t n)
-{
-    float32x4_t s0 = vdupq_n_f32(0.0f);
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        float d[4] = {dense[idx[i]], dense[idx[i + 1]], dense[idx[i + 2]], dense[idx[i + 3]]};
-        float t[4] = {table[val[i]], table[val[i + 1]], table[val[i + 2]], table[val[i + 3]]};
-        s0 = vfmaq_f32(s0, vld1q_f32(d), vld1q_f32(t));
-    }
-    float s = vaddvq_f32(s0);
-    for (; i < n; i++)
-        s += dense[idx[i]] * table[val[i]];
-    return s;
-}
-
 /* Bytes widened in two steps to 32-bit lanes, converted, multiplied and added. */
 static void axpy_u8_neon(float a, const uint8_t *x, float *y, size_t n)
 {
@@ -79,6 +62,6 @@ const sm_kernel sm_kernel_neon_ = {
     .name = "neon",
     .dot = dot_neon,
     .axpy = axpy_neon,
-    .sparse_dot = sparse_dot_neon,
     .axpy_u8 = axpy_u8_neon,
+    .bound_sums = sm_bound_sums_scalar_,
 };
