@@ -135,8 +135,16 @@ static void bound_counts_ref(const uint32_t *word, const uint16_t *mz, const uin
         bool breaker = pa == 0 && pb > 1;
         /* query peaks above 1 strictly between the two */
         unsigned between = (word[m - 1] >> 16) - (word[pm] >> 16);
-        if (pm >= lo && !breaker && between == 0)
+        if (pm >= lo && !breaker && between == 0) {
             out->n2++;
+            out->t2_den += m;
+            if (pa > 0 && (pa > 1 || pb > 1)) { /* the ratio against a common predecessor */
+                double r = sqrt((double)a / b * pb / pa);
+                out->t2_num += (float)(m * (r < 1 ? r : 1 / r));
+            } else {
+                out->t2_num += (float)m;
+            }
+        }
     }
 }
 
@@ -174,17 +182,24 @@ static void check_bound(const sm_kernel *k, size_t n, size_t oi, size_t ov, bool
     bound_counts_ref(word, mz, val, n, lo, &ref);
     sm_kernel_scalar_.bound_sums(bw, word, mz, val, n, lo, &want);
     k->bound_sums(bw, word, mz, val, n, lo, &got);
-    if (want.n1 != ref.n1 || want.n2 != ref.n2 || want.below != ref.below)
-        fail_msg("scalar bound_sums n=%zu lo=%u: n1 %u n2 %u below %llu, by definition "
-                 "%u %u %llu", n, lo, want.n1, want.n2, (unsigned long long)want.below, ref.n1,
-                 ref.n2, (unsigned long long)ref.below);
-    if (got.n1 != want.n1 || got.n2 != want.n2 || got.below != want.below)
-        fail_msg("%s bound_sums n=%zu lo=%u: n1 %u n2 %u below %llu, scalar %u %u %llu",
-                 k->name, n, lo, got.n1, got.n2, (unsigned long long)got.below, want.n1, want.n2,
-                 (unsigned long long)want.below);
+    if (want.n1 != ref.n1 || want.n2 != ref.n2 || want.below != ref.below ||
+        want.t2_den != ref.t2_den)
+        fail_msg("scalar bound_sums n=%zu lo=%u: n1 %u n2 %u below %llu t2_den %llu, by "
+                 "definition %u %u %llu %llu", n, lo, want.n1, want.n2,
+                 (unsigned long long)want.below, (unsigned long long)want.t2_den, ref.n1, ref.n2,
+                 (unsigned long long)ref.below, (unsigned long long)ref.t2_den);
+    check_sum("scalar", "bound_sums t2_num by definition", n, want.t2_num, ref.t2_num,
+              (double)ref.t2_den);
+    if (got.n1 != want.n1 || got.n2 != want.n2 || got.below != want.below ||
+        got.t2_den != want.t2_den)
+        fail_msg("%s bound_sums n=%zu lo=%u: n1 %u n2 %u below %llu t2_den %llu, scalar %u "
+                 "%u %llu %llu", k->name, n, lo, got.n1, got.n2, (unsigned long long)got.below,
+                 (unsigned long long)got.t2_den, want.n1, want.n2,
+                 (unsigned long long)want.below, (unsigned long long)want.t2_den);
     if (zeros || n == 0)
-        assert_true(got.dot == 0.0f && got.n1 == 0 && got.n2 == 0);
+        assert_true(got.dot == 0.0f && got.t2_num == 0.0f && got.n1 == 0 && got.n2 == 0);
     check_sum(k->name, "bound_sums dot", n, got.dot, want.dot, terms);
+    check_sum(k->name, "bound_sums t2_num", n, got.t2_num, want.t2_num, (double)want.t2_den);
 }
 
 static void run_all(const sm_kernel *k)
@@ -213,7 +228,8 @@ static void run_all(const sm_kernel *k)
     k->axpy_u8(1.0f, NULL, NULL, 0);
     sm_bound_sums none;
     k->bound_sums(NULL, NULL, NULL, NULL, 0, 1, &none);
-    assert_true(none.dot == 0.0f && none.n1 == 0 && none.n2 == 0 && none.below == 0);
+    assert_true(none.dot == 0.0f && none.t2_num == 0.0f && none.n1 == 0 && none.n2 == 0 &&
+                none.below == 0 && none.t2_den == 0);
 }
 
 /* Must run first: the first call in a fresh process reads SPECMATCH_KERNEL once

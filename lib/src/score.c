@@ -200,26 +200,35 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
     return mf_from_sums(sum_ul, sum_uu, sum_ll, sum_rm, sum_m, n1, n2);
 }
 
-/* Float sums in the kernels carry a relative error near 1e-6; the dot is widened
- * well past that before it bounds anything. */
-#define DOT_SLACK 1.0005
-
-/* Upper bound of the MF from one pass of bound_sums (kernels.h):
- *  - T1 <= dot^2 / (nu nl): dot covers every common peak (the passed-over ones
+/* Upper bound of the MF from one pass of bound_sums (kernels.h). With n1 the
+ * common peaks and n2 the ratios taken, MF/1000 = (n1 T1 + n2 T2)/(n1 + n2): a mean
+ * of T1 and T2 weighted n1 : n2.
+ *  - T1 <= dot^2 / (nu nl) = T1': dot covers every common peak (the passed-over ones
  *    too); nu, the unknown's norm over the common range without its intensity-1
  *    peaks, and nl, the library's whole norm less its peaks below the range, are
- *    lower bounds of the norms the MF divides by;
- *  - MF/1000 = (n1 T1 + n2 T2)/(n1 + n2) <= (n1 T1 + n2')/(n1 + n2'), since T2 <= 1,
- *    with n1 exact and n2' >= n2 (the bound rises with T1 and with n2). Spectra
- *    whose common peaks are seldom neighbours in the union have n2 far below n1,
- *    and a bound far under DESIGN.md's (T1 + 1)/2.
- * Why n2' >= n2: a ratio is taken at common peak j when the previous common peak
- * p is at m >= lo, no library peak between them is above 1 (else the chain broke)
- * and no unknown peak above 1 lies between them. Library peak j-1 is then p or a
- * passed-over peak after p: at m >= lo, not a library-only peak above 1, and with
- * no unknown peak above 1 between it and j, since (m_{j-1}, m_j) lies inside
- * (m_p, m_j): the kernel counts j.
+ *    lower bounds of the norms the MF divides by.
+ *  - The kernel's links are a superset of the ratios (below); at a link whose
+ *    predecessor is common the ratio is the one the MF takes, at the others it is
+ *    unknown but at most 1. So T2, an m-weighted mean over the ratios, is at most
+ *    T2' = t2_num / t2_den: the same mean over all links with 1 at the unknown ones
+ *    (adding terms of 1 to a mean of terms <= 1 never lowers it).
+ *  - With n2 <= n2' links: if T2' <= T1', the MF, a mean of numbers <= T1', is at
+ *    most T1'; else it is at most (n1 T1' + n2' T2')/(n1 + n2'), which grows with
+ *    the weight of T2'. n2' = 0 means no ratio: MF = T1 <= T1'.
+ * Spectra whose common peaks are seldom neighbours in the union, or whose ratios
+ * disagree, are bounded far below DESIGN.md's (T1 + 1)/2.
+ * Why the links hold every ratio: a ratio is taken at common peak j when the
+ * previous common peak p is at m >= lo, no library peak between them is above 1
+ * (else the chain broke) and no unknown peak above 1 lies between them. Library
+ * peak j-1 is then p or a passed-over peak after p: at m >= lo, not a library-only
+ * peak above 1, and with no unknown peak above 1 between it and j, since
+ * (m_{j-1}, m_j) lies inside (m_p, m_j): the kernel links j. When j-1 is common it
+ * is p itself.
+ * Float sums are widened by SUM_SLACK, far past their rounding (at most 2,048 terms
+ * of one sign: relative error below 2,048 x 2^-24 = 1.2e-4).
  * -0.5 (the exact MF) when nothing is in common; +inf when a norm is zero. */
+#define SUM_SLACK 1.0005
+
 double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, sm_nominal l,
                               double norm_l)
 {
@@ -234,10 +243,17 @@ double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, sm_nomi
     double nl = norm_l - (double)bs.below;
     if (!(nu > 0 && nl > 0))
         return INFINITY;
-    double dot = (double)bs.dot * DOT_SLACK;
+    double dot = (double)bs.dot * SUM_SLACK;
     double t1 = dot * dot / (nu * nl);
     if (!(t1 < 1.0))
         t1 = 1.0;
+    if (bs.n2 == 0)
+        return 1000.0 * t1 - 0.5;
+    double t2 = (double)bs.t2_num * SUM_SLACK / (double)bs.t2_den;
+    if (!(t2 < 1.0))
+        t2 = 1.0;
+    if (t2 <= t1)
+        return 1000.0 * t1 - 0.5;
     double n1 = bs.n1, n2 = bs.n2;
-    return 1000.0 * (n1 * t1 + n2) / (n1 + n2) - 0.5;
+    return 1000.0 * (n1 * t1 + n2 * t2) / (n1 + n2) - 0.5;
 }

@@ -9,7 +9,12 @@
 /* Float sums in the kernels carry a relative error near 1e-6; every bound is
  * widened well past that before it may exclude a spectrum. */
 #define BOUND_SLACK 1.0005
-#define N_BUCKETS 1001
+/* Blocks are visited by buckets of BUCKET_MF of bound, best first, and within a
+ * bucket in memory order, which the prefetcher streams. */
+#ifndef BUCKET_MF
+#define BUCKET_MF 16
+#endif
+#define N_BUCKETS (1000 / BUCKET_MF + 2)
 
 /* sm_library_nominal without the range check, inlined in the hot loops. */
 static inline sm_nominal at_pos_(const sm_library *lib, size_t p)
@@ -334,7 +339,9 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
                                   (1.0 + 1e-6)),
                           ix->env + (size_t)q.mz[j] * ix->stride, s->acc, ix->stride);
 
-    /* Order blocks by bound with a counting sort over integer MF buckets. */
+    /* Each block's bound (kept in acc[], rounded up to float), and the blocks
+     * ordered by bucket of bound with a counting sort; stable: memory order
+     * within a bucket. */
     uint32_t *start = s->bucket_start;
     memset(start, 0, (N_BUCKETS + 1) * sizeof *start);
     for (size_t b = 0; b < ix->n_blocks; b++) {
@@ -342,7 +349,11 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         double nu = s->dense->suffix[lo];
         double a = (double)s->acc[b] * ix->ratio[b * SM_INDEX_CUTS + cut] * BOUND_SLACK;
         double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;
-        unsigned bucket = bound <= 0 ? 0 : (unsigned)bound; /* bound < bucket + 1 */
+        float f = (float)bound;
+        if ((double)f < bound)
+            f = nextafterf(f, INFINITY);
+        s->acc[b] = f;
+        unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound / BUCKET_MF);
         if (bucket > N_BUCKETS - 1)
             bucket = N_BUCKETS - 1;
         s->bucket_of[b] = (uint16_t)bucket;
@@ -357,18 +368,26 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     for (size_t b = 0; b < ix->n_blocks; b++)
         s->sorted[start[N_BUCKETS - 1 - s->bucket_of[b]]++] = (uint32_t)b;
 
-    /* Best first: the next block is opened only when no waiting candidate has a
-     * higher bound, so the top k fills with the best spectra early and the floor
-     * rises before most spectra are looked at. */
+    /* Best bucket first: a block is opened only when no waiting candidate has a
+     * higher bound than the block, so the top k fills with the best spectra early
+     * and the floor rises before most spectra are looked at. */
     for (size_t p = 0; p < ix->n_blocks; p++) {
         size_t b = s->sorted[p];
-        if (p + PREFETCH_AHEAD < ix->n_blocks)
-            prefetch_block(lib, s->sorted[p + PREFETCH_AHEAD]);
-        double block_bound = (double)s->bucket_of[b] + 1.0; /* above every spectrum in it */
-        drain(s, q, block_bound, t);
-        if (can_skip(block_bound, topk_floor(t))) {
+        double floor = topk_floor(t);
+        unsigned bucket = s->bucket_of[b];
+        double bucket_top = bucket == N_BUCKETS - 1 ? INFINITY : (double)(bucket + 1) * BUCKET_MF;
+        if (can_skip(bucket_top, floor)) { /* this bucket and every later one */
             s->stats.blocks_skipped += ix->n_blocks - p;
             break;
+        }
+        if (p + PREFETCH_AHEAD < ix->n_blocks &&
+            !can_skip(s->acc[s->sorted[p + PREFETCH_AHEAD]], floor))
+            prefetch_block(lib, s->sorted[p + PREFETCH_AHEAD]);
+        double block_bound = s->acc[b];
+        drain(s, q, block_bound, t);
+        if (can_skip(block_bound, topk_floor(t))) {
+            s->stats.blocks_skipped++;
+            continue;
         }
         s->stats.blocks_scanned++;
         size_t end = (b + 1) * SM_INDEX_BLOCK;

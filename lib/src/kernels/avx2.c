@@ -83,6 +83,19 @@ static void axpy_u8_avx2(float a, const uint8_t *x, float *y, size_t n)
  * short step reads a zero-padded copy: a peak at m/z 0 of intensity 0 is neither
  * common nor below the range (lo >= 1) and adds nothing. Per-lane sums of m * val
  * stay below 2^31: at most 2,048 peaks, 256 steps of m * val <= 2,000 * 999. */
+static inline __m256i up_one_lane(__m256i v, __m256i carry)
+{
+    /* lane i gets v[i - 1], lane 0 gets carry[7] */
+    const __m256i rot = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
+    return _mm256_blend_epi32(_mm256_permutevar8x32_epi32(v, rot),
+                              _mm256_permutevar8x32_epi32(carry, rot), 1);
+}
+
+static inline unsigned lanes_of(__m256i v)
+{
+    return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(v));
+}
+
 static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint16_t *mz,
                             const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out)
 {
@@ -93,10 +106,10 @@ static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint
     const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
     const __m256i ones = _mm256_set1_epi32(-1), low16 = _mm256_set1_epi32(0xffff);
     const __m256i vlo = _mm256_set1_epi32((int)lo);
-    const __m256i up_one = _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6);
-    __m256 dot = _mm256_setzero_ps();
-    __m256i below = zero, carry = zero;
-    unsigned carry_ok = 0;
+    __m256 dot = _mm256_setzero_ps(), t2_num = _mm256_setzero_ps();
+    __m256i below = zero, t2_den = zero;
+    __m256i carry_cnt = zero, carry_a = zero, carry_b = zero;
+    __m256i carry_ok = zero, carry_common = zero;
     uint32_t n1 = 0, n2 = 0;
     uint16_t tail_mz[8], tail_val[8];
     for (size_t i = 0; i < n; i += 8) {
@@ -126,25 +139,42 @@ static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint
         __m256i common = _mm256_and_si256(a_pos, _mm256_or_si256(a_gt1, b_gt1));
         __m256i bad = _mm256_andnot_si256(a_pos, b_gt1); /* library-only above 1 */
         __m256i ok = _mm256_andnot_si256(_mm256_or_si256(below_lo, bad), ones);
-        __m256i rot = _mm256_permutevar8x32_epi32(cnt, up_one); /* rot[i] = cnt[i - 1] */
-        __m256i prev_cnt = _mm256_blend_epi32(rot, carry, 1);
-        unsigned okm = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(ok));
-        unsigned cm = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(common));
-        unsigned eq = (unsigned)_mm256_movemask_ps(
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(cnt_m1, prev_cnt)));
-        unsigned prev_okm = ((okm << 1) | carry_ok) & 0xffu;
-        n1 += (uint32_t)__builtin_popcount(cm);
-        n2 += (uint32_t)__builtin_popcount(cm & eq & prev_okm);
-        carry_ok = (okm >> 7) & 1u;
-        carry = rot; /* its lane 0 is this step's last count */
+        __m256i link = _mm256_and_si256(
+            _mm256_and_si256(common, up_one_lane(ok, carry_ok)),
+            _mm256_cmpeq_epi32(cnt_m1, up_one_lane(cnt, carry_cnt)));
+        /* term 2: sqrt(min/max) of the cross products where the predecessor is common */
+        __m256i sure = _mm256_and_si256(link, up_one_lane(common, carry_common));
+        __m256 x1 = _mm256_cvtepi32_ps(_mm256_mullo_epi32(a, up_one_lane(b, carry_b)));
+        __m256 x2 = _mm256_cvtepi32_ps(_mm256_mullo_epi32(up_one_lane(a, carry_a), b));
+        __m256 hi = _mm256_max_ps(x1, x2);
+        /* lanes not sure divide 0 by 1: no NaN */
+        hi = _mm256_blendv_ps(_mm256_set1_ps(1.0f), hi, _mm256_castsi256_ps(sure));
+        __m256 lo_x = _mm256_and_ps(_mm256_min_ps(x1, x2), _mm256_castsi256_ps(sure));
+        __m256 v = _mm256_sqrt_ps(_mm256_div_ps(lo_x, hi));
+        __m256 mf = _mm256_cvtepi32_ps(m);
+        __m256 term = _mm256_blendv_ps(mf, _mm256_mul_ps(mf, v), _mm256_castsi256_ps(sure));
+        t2_num = _mm256_add_ps(t2_num, _mm256_and_ps(term, _mm256_castsi256_ps(link)));
+        t2_den = _mm256_add_epi32(t2_den, _mm256_and_si256(m, link));
+        n1 += (uint32_t)__builtin_popcount(lanes_of(common));
+        n2 += (uint32_t)__builtin_popcount(lanes_of(link));
+        carry_ok = ok;
+        carry_common = common;
+        carry_cnt = cnt;
+        carry_a = a;
+        carry_b = b;
     }
     out->dot = hsum256(dot);
-    uint32_t lanes[8];
+    out->t2_num = hsum256(t2_num);
+    uint32_t lanes[8], den[8];
     _mm256_storeu_si256((__m256i *)lanes, below);
-    uint64_t sum = 0;
-    for (int j = 0; j < 8; j++)
+    _mm256_storeu_si256((__m256i *)den, t2_den);
+    uint64_t sum = 0, dsum = 0;
+    for (int j = 0; j < 8; j++) {
         sum += lanes[j];
+        dsum += den[j];
+    }
     out->below = sum;
+    out->t2_den = dsum;
     out->n1 = n1;
     out->n2 = n2;
 }

@@ -95,9 +95,10 @@ static void bound_sums_avx512(const float *dense, const uint32_t *word, const ui
     }
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
     const __m512i vlo = _mm512_set1_epi32((int)lo), low16 = _mm512_set1_epi32(0xffff);
-    __m512 dot = _mm512_setzero_ps();
-    __m512i below = _mm512_setzero_si512(), carry_cnt = _mm512_setzero_si512();
-    __mmask16 carry_ok = 0;
+    __m512 dot = _mm512_setzero_ps(), t2_num = _mm512_setzero_ps();
+    __m512i below = zero, t2_den = zero;
+    __m512i carry_cnt = zero, carry_a = zero, carry_b = zero;
+    __mmask16 carry_ok = 0, carry_common = 0;
     uint32_t n1 = 0, n2 = 0;
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xffff : tail_mask(n - i);
@@ -119,21 +120,42 @@ static void bound_sums_avx512(const float *dense, const uint32_t *word, const ui
         __mmask16 common = (__mmask16)(a_pos & (a_gt1 | b_gt1));
         __mmask16 ok = (__mmask16)(k & ~below_lo & ~(~a_pos & b_gt1));
         __mmask16 prev_ok = (__mmask16)((ok << 1) | carry_ok);
+        __mmask16 prev_common = (__mmask16)((common << 1) | carry_common);
         __m512i prev_cnt = _mm512_alignr_epi32(cnt, carry_cnt, 15);
         __mmask16 link = (__mmask16)(common & prev_ok &
                                      _mm512_cmpeq_epu32_mask(cnt_m1, prev_cnt));
+        /* term 2: sqrt(min/max) of the cross products where the predecessor is common */
+        __mmask16 sure = (__mmask16)(link & prev_common);
+        __m512i prev_a = _mm512_alignr_epi32(a, carry_a, 15);
+        __m512i prev_b = _mm512_alignr_epi32(b, carry_b, 15);
+        __m512 x1 = _mm512_cvtepi32_ps(_mm512_mullo_epi32(a, prev_b));
+        __m512 x2 = _mm512_cvtepi32_ps(_mm512_mullo_epi32(prev_a, b));
+        __m512 v = _mm512_sqrt_ps(
+            _mm512_maskz_div_ps(sure, _mm512_min_ps(x1, x2), _mm512_max_ps(x1, x2)));
+        __m512 mf = _mm512_cvtepi32_ps(m);
+        __m512 term = _mm512_mask_mul_ps(mf, sure, mf, v); /* m v, or m where unsure */
+        t2_num = _mm512_mask_add_ps(t2_num, link, t2_num, term);
+        t2_den = _mm512_mask_add_epi32(t2_den, link, t2_den, m);
         n1 += (uint32_t)__builtin_popcount(common);
         n2 += (uint32_t)__builtin_popcount(link);
         carry_ok = (__mmask16)((ok >> 15) & 1);
+        carry_common = (__mmask16)((common >> 15) & 1);
         carry_cnt = cnt;
+        carry_a = a;
+        carry_b = b;
     }
     out->dot = _mm512_reduce_add_ps(dot);
-    uint64_t sum = 0;
-    uint32_t lanes[16];
+    out->t2_num = _mm512_reduce_add_ps(t2_num);
+    uint32_t lanes[16], den[16];
     _mm512_storeu_si512(lanes, below);
-    for (int j = 0; j < 16; j++)
+    _mm512_storeu_si512(den, t2_den);
+    uint64_t sum = 0, dsum = 0;
+    for (int j = 0; j < 16; j++) {
         sum += lanes[j];
+        dsum += den[j];
+    }
     out->below = sum;
+    out->t2_den = dsum;
     out->n1 = n1;
     out->n2 = n2;
 }

@@ -31,14 +31,20 @@ typedef struct sm_kernel {
  *    whole number below 2^16 equals (float)sqrt((double)v), checked for all of them);
  *  - below: sum of m * val over peaks with m < lo and val > 1 (exact);
  *  - n1: peaks in common, not passed over (query intensity a > 0, a > 1 or val > 1);
- *  - n2: common peaks j whose predecessor j-1 is at m >= lo, is not a library-only
- *    peak above 1, and has no query peak above 1 between it and j: never fewer than
- *    the ratios the match factor takes (search.c explains why). Exact integers,
- *    equal in every kernel. */
+ *  - links: common peaks j whose predecessor j-1 is at m >= lo, is not a library-only
+ *    peak above 1, and has no query peak above 1 between it and j: n2 of them, never
+ *    fewer than the ratios the match factor takes (score.c explains why); t2_den is
+ *    the sum of their m. Exact integers, equal in every kernel;
+ *  - t2_num: over the links, m * sqrt(min(x, 1/x)), x = (a_j val_{j-1}) / (a_{j-1} val_j),
+ *    where j-1 is common itself (then it is the peak the ratio is taken against, and
+ *    this is the term the match factor adds), m * 1 where it is not (the ratio, if one
+ *    is taken, is against a peak further back: at most 1). Float, any order. */
 typedef struct sm_bound_sums {
     float dot;
+    float t2_num;
     uint32_t n1;
     uint32_t n2;
+    uint64_t t2_den;
     uint64_t below;
 } sm_bound_sums;
 

@@ -24,9 +24,9 @@ static void axpy_u8_scalar(float a, const uint8_t *x, float *y, size_t n)
         y[i] += a * (float)x[i];
 }
 
-/* One peak of bound_sums. The dot goes to one of four running sums, so that the
- * float additions do not wait on each other. */
-#define BOUND_STEP(J, DOT)                                                               \
+/* One peak of bound_sums. The float sums go to one of four running sums each, so
+ * that the additions do not wait on each other. */
+#define BOUND_STEP(J, DOT, T2)                                                           \
     do {                                                                                 \
         uint32_t m = mz[J], b = val[J], w = word[m], a = w & 0xffffu;                     \
         DOT += dense[m] * sqrtf((float)b);                                               \
@@ -34,28 +34,40 @@ static void axpy_u8_scalar(float a, const uint8_t *x, float *y, size_t n)
         uint32_t common = (a > 0) & ((a > 1) | (b > 1));                                 \
         n1 += common;                                                                    \
         /* the count at m - 1: the one at m less the peak at m */                        \
-        n2 += common & prev_ok & (((w >> 16) - (a > 1)) == prev_cnt);                    \
+        uint32_t link = common & prev_ok & (((w >> 16) - (a > 1)) == prev_cnt);          \
+        float x1 = (float)(a * prev_b), x2 = (float)(prev_a * b);                        \
+        float hi = x1 > x2 ? x1 : x2, lo_x = x1 > x2 ? x2 : x1;                          \
+        float v = (link & prev_common) && hi > 0.0f ? sqrtf(lo_x / hi) : 1.0f;           \
+        T2 += link ? (float)m * v : 0.0f;                                                \
+        t2_den += (uint64_t)link * m;                                                    \
+        n2 += link;                                                                      \
         prev_ok = (m >= lo) & !((a == 0) & (b > 1));                                     \
         prev_cnt = w >> 16;                                                              \
+        prev_common = common;                                                            \
+        prev_a = a;                                                                      \
+        prev_b = b;                                                                      \
     } while (0)
 
 void sm_bound_sums_scalar_(const float *dense, const uint32_t *word, const uint16_t *mz,
                            const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out)
 {
     float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
-    uint64_t below = 0;
+    float r0 = 0.0f, r1 = 0.0f, r2 = 0.0f, r3 = 0.0f;
+    uint64_t below = 0, t2_den = 0;
     uint32_t n1 = 0, n2 = 0;
-    uint32_t prev_ok = 0, prev_cnt = 0;
+    uint32_t prev_ok = 0, prev_cnt = 0, prev_common = 0, prev_a = 0, prev_b = 0;
     size_t j = 0;
     for (; j + 4 <= n; j += 4) {
-        BOUND_STEP(j, d0);
-        BOUND_STEP(j + 1, d1);
-        BOUND_STEP(j + 2, d2);
-        BOUND_STEP(j + 3, d3);
+        BOUND_STEP(j, d0, r0);
+        BOUND_STEP(j + 1, d1, r1);
+        BOUND_STEP(j + 2, d2, r2);
+        BOUND_STEP(j + 3, d3, r3);
     }
     for (; j < n; j++)
-        BOUND_STEP(j, d0);
+        BOUND_STEP(j, d0, r0);
     out->dot = (d0 + d1) + (d2 + d3);
+    out->t2_num = (r0 + r1) + (r2 + r3);
+    out->t2_den = t2_den;
     out->below = below;
     out->n1 = n1;
     out->n2 = n2;
