@@ -106,8 +106,10 @@ void sm_qdense_set_(sm_qdense *d, sm_nominal q)
     /* in[] is all zero between queries (sm_qdense_clear_ undoes this). The square
      * roots are the very expressions sm_match_factor evaluates, computed once. */
     if (!d->ready) {
-        for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+        for (unsigned i = 0; i <= SM_BASE_PEAK; i++) {
             d->sqrt_i[i] = sqrt((double)i);
+            d->sqrt_f[i] = sqrtf((float)i);
+        }
         d->ready = true;
     }
     for (size_t j = 0; j < q.n; j++) {
@@ -226,27 +228,71 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
  * is p itself.
  * Float sums are widened by SUM_SLACK, far past their rounding (at most 2,048 terms
  * of one sign: relative error below 2,048 x 2^-24 = 1.2e-4).
- * -0.5 (the exact MF) when nothing is in common; +inf when a norm is zero. */
+ * -0.5 (the exact MF) when nothing is in common; +inf when a norm is zero.
+ * A first pass (t1_pass) gives T1' alone; when (T1' + 1)/2 is already below
+ * `enough` that bound is returned and the second pass is saved. */
 #define SUM_SLACK 1.0005
 
+/* The first pass: bound_sums' dot and below alone. Plain loads, a table of square
+ * roots and four running sums: most spectra stop here, and on the x86 CPUs
+ * measured this beats hardware gathers at ~100 peaks. The peaks below lo are the
+ * first ones (m/z ascending). */
+static void t1_pass(const sm_qdense *d, sm_nominal l, unsigned lo, float *dot, uint64_t *below)
+{
+    const uint16_t *mz = l.mz, *val = l.intensity;
+    const size_t n = l.n;
+    float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        s0 += d->bw[mz[j]] * d->sqrt_f[val[j]];
+        s1 += d->bw[mz[j + 1]] * d->sqrt_f[val[j + 1]];
+        s2 += d->bw[mz[j + 2]] * d->sqrt_f[val[j + 2]];
+        s3 += d->bw[mz[j + 3]] * d->sqrt_f[val[j + 3]];
+    }
+    for (; j < n; j++)
+        s0 += d->bw[mz[j]] * d->sqrt_f[val[j]];
+    *dot = (s0 + s1) + (s2 + s3);
+    uint64_t b = 0;
+    for (j = 0; j < n && mz[j] < lo; j++)
+        if (val[j] > 1)
+            b += (uint64_t)mz[j] * val[j];
+    *below = b;
+}
+
+/* T1' from the dot and below sums; +inf when a norm is zero. */
+static double t1_upper(const sm_qdense *d, unsigned lo, double norm_l, float dot_f,
+                       uint64_t below)
+{
+    double nu = d->suffix[lo];
+    double nl = norm_l - (double)below;
+    if (!(nu > 0 && nl > 0))
+        return INFINITY;
+    double dot = (double)dot_f * SUM_SLACK;
+    double t1 = dot * dot / (nu * nl);
+    return t1 < 1.0 ? t1 : 1.0;
+}
+
 double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, sm_nominal l,
-                              double norm_l)
+                              double norm_l, double enough)
 {
     if (l.n == 0 || d->first == 0)
         return -0.5;
     unsigned lo = d->first > l.mz[0] ? d->first : l.mz[0];
+    /* first T1' alone, with DESIGN.md's MF/1000 < (T1 + 1)/2: a cheaper pass */
+    float dot1;
+    uint64_t below1;
+    t1_pass(d, l, lo, &dot1, &below1);
+    double t1 = t1_upper(d, lo, norm_l, dot1, below1);
+    double first = 1000.0 * (t1 + 1.0) / 2.0 - 0.5; /* +inf with a zero norm */
+    if (first < enough)
+        return first;
     sm_bound_sums bs;
     kern->bound_sums(d->bw, d->word + 1, l.mz, l.intensity, l.n, lo, &bs);
     if (bs.n1 == 0)
         return -0.5;
-    double nu = d->suffix[lo];
-    double nl = norm_l - (double)bs.below;
-    if (!(nu > 0 && nl > 0))
+    t1 = t1_upper(d, lo, norm_l, bs.dot, bs.below);
+    if (!isfinite(t1))
         return INFINITY;
-    double dot = (double)bs.dot * SUM_SLACK;
-    double t1 = dot * dot / (nu * nl);
-    if (!(t1 < 1.0))
-        t1 = 1.0;
     if (bs.n2 == 0)
         return 1000.0 * t1 - 0.5;
     double t2 = (double)bs.t2_num * SUM_SLACK / (double)bs.t2_den;

@@ -195,11 +195,13 @@ sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, si
     return SM_OK;
 }
 
-/* Upper bound of spectrum pos's MF against the query (score.c). */
-static double spectrum_bound(sm_searcher *s, size_t pos, sm_nominal l)
+/* Upper bound of spectrum pos's MF against the query (score.c); the cheap first
+ * bound is enough when it lets can_skip exclude the spectrum at this floor. */
+static double spectrum_bound(sm_searcher *s, size_t pos, sm_nominal l, double floor)
 {
     s->stats.bounded++;
-    return sm_match_factor_bound_(s->dense, s->kern, l, s->lib->index->norm[pos]);
+    return sm_match_factor_bound_(s->dense, s->kern, l, s->lib->index->norm[pos],
+                                  (floor - 0.02) / BOUND_SLACK);
 }
 
 /* Max-heap of candidates by bound (ties: lower index first, for a fixed order). */
@@ -254,7 +256,7 @@ static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
 {
     size_t i = s->lib->index->order[pos];
     sm_nominal l = at_pos_(s->lib, pos);
-    double b = spectrum_bound(s, pos, l);
+    double b = spectrum_bound(s, pos, l, topk_floor(t));
     if (can_skip(b, topk_floor(t)))
         return;
     if (!heap_push(s, b, i))
@@ -349,10 +351,8 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         double nu = s->dense->suffix[lo];
         double a = (double)s->acc[b] * ix->ratio[b * SM_INDEX_CUTS + cut] * BOUND_SLACK;
         double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;
-        float f = (float)bound;
-        if ((double)f < bound)
-            f = nextafterf(f, INFINITY);
-        s->acc[b] = f;
+        /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
+        s->acc[b] = (float)(bound + 0.001);
         unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound / BUCKET_MF);
         if (bucket > N_BUCKETS - 1)
             bucket = N_BUCKETS - 1;

@@ -68,7 +68,8 @@ typedef struct sm_qdense {
      * (word[0] stands for m = -1) and bw[m] = m sqrt(in[m]) in float */
     uint32_t word[SM_MAX_NOMINAL_MZ + 3];
     float bw[SM_MAX_NOMINAL_MZ + 2];
-    bool ready;                             /* sqrt_i filled */
+    float sqrt_f[SM_BASE_PEAK + 1];         /* sqrtf(I), for bw's partner */
+    bool ready;                             /* sqrt_i, sqrt_f filled */
     unsigned first;                         /* first m/z (intensity-1 peaks included) */
 } sm_qdense;
 
@@ -78,10 +79,11 @@ void sm_qdense_set_(sm_qdense *d, sm_nominal q);
 void sm_qdense_clear_(sm_qdense *d, sm_nominal q);
 /* Bit for bit sm_match_factor(q, l, 0), walking only l's peaks. */
 double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l);
-/* An upper bound of sm_match_factor(q, l, 0) from one pass of kern's bound_sums
- * over l's peaks; norm_l is the sum of m I over l's peaks with I > 1 (score.c). */
+/* An upper bound of sm_match_factor(q, l, 0) from a first pass and kern's bound_sums
+ * over l's peaks; norm_l is the sum of m I over l's peaks with I > 1. The second,
+ * tighter pass is skipped when the first bound is below `enough` (score.c). */
 double sm_match_factor_bound_(const sm_qdense *d, const struct sm_kernel *kern, sm_nominal l,
-                              double norm_l);
+                              double norm_l, double enough);
 
 sm_status sm_index_build_(sm_library *lib, sm_error *err);
 void sm_index_free_(sm_index *ix);

@@ -78,10 +78,36 @@ static void axpy_u8_avx2(float a, const uint8_t *x, float *y, size_t n)
         y[i] = fmaf(a, (float)x[i], y[i]);
 }
 
+/* Eight peaks (m/z, intensity) widened to 32-bit lanes; when fewer than eight are
+ * left, from a zero-padded copy: a peak at m/z 0 of intensity 0 is neither common
+ * nor below the range (lo >= 1) and adds nothing. */
+static inline void load_peaks(const uint16_t *mz, const uint16_t *val, size_t left, __m256i *m,
+                              __m256i *b)
+{
+    uint16_t tail_mz[8] = {0}, tail_val[8] = {0};
+    if (left < 8) {
+        memcpy(tail_mz, mz, left * sizeof *mz);
+        memcpy(tail_val, val, left * sizeof *val);
+        mz = tail_mz;
+        val = tail_val;
+    }
+    *m = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)mz));
+    *b = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)val));
+}
+
+/* The eight unsigned 32-bit lanes added up. */
+static inline uint64_t sum_lanes(__m256i v)
+{
+    uint32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, v);
+    uint64_t sum = 0;
+    for (int j = 0; j < 8; j++)
+        sum += lanes[j];
+    return sum;
+}
+
 /* bound_sums, 8 peaks a step with gathers. Each lane's predecessor is the lane
- * below it, lane 0's the last lane of the step before (carried over). The last,
- * short step reads a zero-padded copy: a peak at m/z 0 of intensity 0 is neither
- * common nor below the range (lo >= 1) and adds nothing. Per-lane sums of m * val
+ * below it, lane 0's the last lane of the step before (carried over). Per-lane sums of m * val
  * stay below 2^31: at most 2,048 peaks, 256 steps of m * val <= 2,000 * 999. */
 static inline __m256i up_one_lane(__m256i v, __m256i carry)
 {
@@ -111,19 +137,9 @@ static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint
     __m256i carry_cnt = zero, carry_a = zero, carry_b = zero;
     __m256i carry_ok = zero, carry_common = zero;
     uint32_t n1 = 0, n2 = 0;
-    uint16_t tail_mz[8], tail_val[8];
     for (size_t i = 0; i < n; i += 8) {
-        const uint16_t *pm = mz + i, *pv = val + i;
-        if (n - i < 8) {
-            memset(tail_mz, 0, sizeof tail_mz);
-            memset(tail_val, 0, sizeof tail_val);
-            memcpy(tail_mz, pm, (n - i) * sizeof *pm);
-            memcpy(tail_val, pv, (n - i) * sizeof *pv);
-            pm = tail_mz;
-            pv = tail_val;
-        }
-        __m256i m = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)pm));
-        __m256i b = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)pv));
+        __m256i m, b;
+        load_peaks(mz + i, val + i, n - i, &m, &b);
         __m256i w = _mm256_i32gather_epi32((const int *)word, m, 4);
         __m256 qd = _mm256_i32gather_ps(dense, m, 4);
         dot = _mm256_fmadd_ps(qd, _mm256_sqrt_ps(_mm256_cvtepi32_ps(b)), dot);
@@ -165,16 +181,8 @@ static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint
     }
     out->dot = hsum256(dot);
     out->t2_num = hsum256(t2_num);
-    uint32_t lanes[8], den[8];
-    _mm256_storeu_si256((__m256i *)lanes, below);
-    _mm256_storeu_si256((__m256i *)den, t2_den);
-    uint64_t sum = 0, dsum = 0;
-    for (int j = 0; j < 8; j++) {
-        sum += lanes[j];
-        dsum += den[j];
-    }
-    out->below = sum;
-    out->t2_den = dsum;
+    out->below = sum_lanes(below);
+    out->t2_den = sum_lanes(t2_den);
     out->n1 = n1;
     out->n2 = n2;
 }

@@ -82,6 +82,14 @@ static void axpy_u8_avx512(float a, const uint8_t *x, float *y, size_t n)
     }
 }
 
+/* The sixteen unsigned 32-bit lanes added up, without overflow. */
+static inline uint64_t sum_lanes(__m512i v)
+{
+    __m512i lo = _mm512_cvtepu32_epi64(_mm512_castsi512_si256(v));
+    __m512i hi = _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(v, 1));
+    return (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
+}
+
 /* bound_sums, 16 peaks a step with gathers. Each lane's predecessor is the lane
  * below it, lane 0's the last lane of the step before (carried over). Per-lane
  * sums of m * val stay below 2^31: at most 2,048 peaks, so 128 steps of
@@ -146,16 +154,8 @@ static void bound_sums_avx512(const float *dense, const uint32_t *word, const ui
     }
     out->dot = _mm512_reduce_add_ps(dot);
     out->t2_num = _mm512_reduce_add_ps(t2_num);
-    uint32_t lanes[16], den[16];
-    _mm512_storeu_si512(lanes, below);
-    _mm512_storeu_si512(den, t2_den);
-    uint64_t sum = 0, dsum = 0;
-    for (int j = 0; j < 16; j++) {
-        sum += lanes[j];
-        dsum += den[j];
-    }
-    out->below = sum;
-    out->t2_den = dsum;
+    out->below = sum_lanes(below);
+    out->t2_den = sum_lanes(t2_den);
     out->n1 = n1;
     out->n2 = n2;
 }
