@@ -353,7 +353,7 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;
         /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
         s->acc[b] = (float)(bound + 0.001);
-        unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound / BUCKET_MF);
+        unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound * (1.0 / BUCKET_MF));
         if (bucket > N_BUCKETS - 1)
             bucket = N_BUCKETS - 1;
         s->bucket_of[b] = (uint16_t)bucket;
