@@ -278,14 +278,18 @@ double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, sm_nomi
     if (l.n == 0 || d->first == 0)
         return -0.5;
     unsigned lo = d->first > l.mz[0] ? d->first : l.mz[0];
-    /* first T1' alone, with DESIGN.md's MF/1000 < (T1 + 1)/2: a cheaper pass */
-    float dot1;
-    uint64_t below1;
-    t1_pass(d, l, lo, &dot1, &below1);
-    double t1 = t1_upper(d, lo, norm_l, dot1, below1);
-    double first = 1000.0 * (t1 + 1.0) / 2.0 - 0.5; /* +inf with a zero norm */
-    if (first < enough)
-        return first;
+    /* first T1' alone, with DESIGN.md's MF/1000 < (T1 + 1)/2: a cheaper pass,
+     * not worth making when it cannot reach `enough` even with T1' = 0 */
+    if (enough > 499.5) {
+        float dot1;
+        uint64_t below1;
+        t1_pass(d, l, lo, &dot1, &below1);
+        double t1 = t1_upper(d, lo, norm_l, dot1, below1);
+        double first = 1000.0 * (t1 + 1.0) / 2.0 - 0.5; /* +inf with a zero norm */
+        if (first < enough)
+            return first;
+    }
+    double t1;
     sm_bound_sums bs;
     kern->bound_sums(d->bw, d->word + 1, l.mz, l.intensity, l.n, lo, &bs);
     if (bs.n1 == 0)
