@@ -180,8 +180,8 @@ static void check_bound(const sm_kernel *k, size_t n, size_t oi, size_t ov, bool
     unsigned lo = 1 + lcg() % 80;
     sm_bound_sums want, got, ref;
     bound_counts_ref(word, mz, val, n, lo, &ref);
-    sm_kernel_scalar_.bound_sums(bw, word, mz, val, n, lo, &want);
-    k->bound_sums(bw, word, mz, val, n, lo, &got);
+    sm_kernel_scalar_.bound_sums(word, mz, val, n, lo, &want);
+    k->bound_sums(word, mz, val, n, lo, &got);
     if (want.n1 != ref.n1 || want.n2 != ref.n2 || want.below != ref.below ||
         want.t2_den != ref.t2_den)
         fail_msg("scalar bound_sums n=%zu lo=%u: n1 %u n2 %u below %llu t2_den %llu, by "
@@ -227,7 +227,7 @@ static void run_all(const sm_kernel *k)
     k->axpy(1.0f, NULL, NULL, 0);
     k->axpy_u8(1.0f, NULL, NULL, 0);
     sm_bound_sums none;
-    k->bound_sums(NULL, NULL, NULL, NULL, 0, 1, &none);
+    k->bound_sums(NULL, NULL, NULL, 0, 1, &none);
     assert_true(none.dot == 0.0f && none.t2_num == 0.0f && none.n1 == 0 && none.n2 == 0 &&
                 none.below == 0 && none.t2_den == 0);
 }

@@ -291,7 +291,7 @@ double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, sm_nomi
     }
     double t1;
     sm_bound_sums bs;
-    kern->bound_sums(d->bw, d->word + 1, l.mz, l.intensity, l.n, lo, &bs);
+    kern->bound_sums(d->word + 1, l.mz, l.intensity, l.n, lo, &bs);
     if (bs.n1 == 0)
         return -0.5;
     t1 = t1_upper(d, lo, norm_l, bs.dot, bs.below);

@@ -122,11 +122,11 @@ static inline unsigned lanes_of(__m256i v)
     return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(v));
 }
 
-static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint16_t *mz,
-                            const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out)
+static void bound_sums_avx2(const uint32_t *word, const uint16_t *mz, const uint16_t *val,
+                            size_t n, unsigned lo, sm_bound_sums *out)
 {
     if (n > 2048) {
-        sm_bound_sums_scalar_(dense, word, mz, val, n, lo, out);
+        sm_bound_sums_scalar_(word, mz, val, n, lo, out);
         return;
     }
     const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
@@ -141,9 +141,9 @@ static void bound_sums_avx2(const float *dense, const uint32_t *word, const uint
         __m256i m, b;
         load_peaks(mz + i, val + i, n - i, &m, &b);
         __m256i w = _mm256_i32gather_epi32((const int *)word, m, 4);
-        __m256 qd = _mm256_i32gather_ps(dense, m, 4);
-        dot = _mm256_fmadd_ps(qd, _mm256_sqrt_ps(_mm256_cvtepi32_ps(b)), dot);
         __m256i a = _mm256_and_si256(w, low16);
+        __m256 ab = _mm256_cvtepi32_ps(_mm256_mullo_epi32(a, b));
+        dot = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), _mm256_sqrt_ps(ab), dot);
         __m256i a_gt1 = _mm256_cmpgt_epi32(a, one);
         /* the count at m - 1: the one at m less the peak at m (a_gt1 is -1 there) */
         __m256i cnt = _mm256_srli_epi32(w, 16), cnt_m1 = _mm256_add_epi32(cnt, a_gt1);

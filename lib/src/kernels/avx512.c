@@ -94,11 +94,11 @@ static inline uint64_t sum_lanes(__m512i v)
  * below it, lane 0's the last lane of the step before (carried over). Per-lane
  * sums of m * val stay below 2^31: at most 2,048 peaks, so 128 steps of
  * m * val <= 2,000 * 999 each. */
-static void bound_sums_avx512(const float *dense, const uint32_t *word, const uint16_t *mz,
-                              const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out)
+static void bound_sums_avx512(const uint32_t *word, const uint16_t *mz, const uint16_t *val,
+                              size_t n, unsigned lo, sm_bound_sums *out)
 {
     if (n > 2048) {
-        sm_bound_sums_scalar_(dense, word, mz, val, n, lo, out);
+        sm_bound_sums_scalar_(word, mz, val, n, lo, out);
         return;
     }
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
@@ -113,9 +113,10 @@ static void bound_sums_avx512(const float *dense, const uint32_t *word, const ui
         __m512i m = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, mz + i));
         __m512i b = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(k, val + i));
         __m512i w = _mm512_mask_i32gather_epi32(zero, k, m, (const int *)word, 4);
-        __m512 qd = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, m, dense, 4);
-        dot = _mm512_fmadd_ps(qd, _mm512_sqrt_ps(_mm512_cvtepi32_ps(b)), dot);
         __m512i a = _mm512_and_si512(w, low16);
+        /* m sqrt(a b) for dense[m] sqrt(b): one square root, no second gather */
+        __m512 ab = _mm512_cvtepi32_ps(_mm512_mullo_epi32(a, b));
+        dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(m), _mm512_sqrt_ps(ab), dot);
         __mmask16 a_gt1 = _mm512_mask_cmpgt_epu32_mask(k, a, one);
         /* the count at m - 1: the one at m less the peak at m */
         __m512i cnt = _mm512_srli_epi32(w, 16);

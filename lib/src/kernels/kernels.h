@@ -20,15 +20,16 @@ typedef struct sm_kernel {
     void (*axpy_u8)(float a, const uint8_t *x, float *y, size_t n);
     /* What the search bounds one library spectrum with, in one pass over its peaks
      * (mz ascending, val its intensities; see sm_bound_sums). */
-    void (*bound_sums)(const float *dense, const uint32_t *word, const uint16_t *mz,
-                       const uint16_t *val, size_t n, unsigned lo, struct sm_bound_sums *out);
+    void (*bound_sums)(const uint32_t *word, const uint16_t *mz, const uint16_t *val, size_t n,
+                       unsigned lo, struct sm_bound_sums *out);
 } sm_kernel;
 
-/* The sums of bound_sums. The query is given twice over m/z: dense[m] (the dot's
- * weights) and word[m] = its intensity | (its peaks above intensity 1 at m' <= m) << 16,
- * readable from word[-1] (all zero) up; lo is the first m/z of the common range.
- *  - dot: sum of dense[m] * sqrtf(val) over all peaks (float, any order; sqrtf of a
- *    whole number below 2^16 equals (float)sqrt((double)v), checked for all of them);
+/* The sums of bound_sums. The query is given over m/z as word[m] = its intensity a
+ * | (its peaks above intensity 1 at m' <= m) << 16, readable from word[-1] (all zero)
+ * up; lo is the first m/z of the common range. Intensities are at most 999, so a * val
+ * is a whole number float holds exactly.
+ *  - dot: sum of m * sqrtf(a * val) over all peaks (float, any order): T1's cross
+ *    term, sqrt(m a) sqrt(m val), with one square root;
  *  - below: sum of m * val over peaks with m < lo and val > 1 (exact);
  *  - n1: peaks in common, not passed over (query intensity a > 0, a > 1 or val > 1);
  *  - links: common peaks j whose predecessor j-1 is at m >= lo, is not a library-only
@@ -49,8 +50,8 @@ typedef struct sm_bound_sums {
 } sm_bound_sums;
 
 /* bound_sums in plain C without branches (scalar.c, baseline flags). */
-void sm_bound_sums_scalar_(const float *dense, const uint32_t *word, const uint16_t *mz,
-                           const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out);
+void sm_bound_sums_scalar_(const uint32_t *word, const uint16_t *mz, const uint16_t *val,
+                           size_t n, unsigned lo, sm_bound_sums *out);
 
 /* Per-ISA tables, defined in the per-ISA files (each compiled with its own flags). */
 extern const sm_kernel sm_kernel_scalar_;

@@ -29,7 +29,7 @@ static void axpy_u8_scalar(float a, const uint8_t *x, float *y, size_t n)
 #define BOUND_STEP(J, DOT, T2)                                                           \
     do {                                                                                 \
         uint32_t m = mz[J], b = val[J], w = word[m], a = w & 0xffffu;                     \
-        DOT += dense[m] * sqrtf((float)b);                                               \
+        DOT += (float)m * sqrtf((float)(a * b));                                         \
         below += (uint64_t)((m < lo) & (b > 1)) * m * b;                                 \
         uint32_t common = (a > 0) & ((a > 1) | (b > 1));                                 \
         n1 += common;                                                                    \
@@ -48,8 +48,8 @@ static void axpy_u8_scalar(float a, const uint8_t *x, float *y, size_t n)
         prev_b = b;                                                                      \
     } while (0)
 
-void sm_bound_sums_scalar_(const float *dense, const uint32_t *word, const uint16_t *mz,
-                           const uint16_t *val, size_t n, unsigned lo, sm_bound_sums *out)
+void sm_bound_sums_scalar_(const uint32_t *word, const uint16_t *mz, const uint16_t *val,
+                           size_t n, unsigned lo, sm_bound_sums *out)
 {
     float d0 = 0.0f, d1 = 0.0f, d2 = 0.0f, d3 = 0.0f;
     float r0 = 0.0f, r1 = 0.0f, r2 = 0.0f, r3 = 0.0f;
