@@ -17,7 +17,8 @@
 #define BW_BYTES ((size_t)512 << 20)
 #define BW_PASSES 3
 #define MIN_BATCH_SECONDS 1.0
-/* The index as lib/src/sm_internal.h describes it: envelopes of SM_INDEX_BLOCK spectra,
+/* The index as lib/src/sm_internal.h describes it: envelopes of blocks of spectra
+ * (EST_BLOCK, the larger size, only where the statistics have no block count),
  * one byte per block and m/z, rows padded to a multiple of 16 blocks. The block count is
  * taken from the search statistics (scanned + skipped per query) when they have it, so
  * only the entry size and the padding are assumed here. */

@@ -5,6 +5,8 @@
 
 #include "sm_internal.h"
 
+size_t sm_index_small_ = SM_INDEX_SMALL;
+
 void sm_index_free_(sm_index *ix)
 {
     if (ix == NULL)
@@ -78,7 +80,8 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
         if (lib->nom_mz[k] > max_mz)
             max_mz = lib->nom_mz[k];
     ix->n_bins = (size_t)max_mz + 1;
-    ix->n_blocks = (n + SM_INDEX_BLOCK - 1) / SM_INDEX_BLOCK;
+    ix->block = n <= sm_index_small_ ? SM_INDEX_BLOCK_SMALL : SM_INDEX_BLOCK_LARGE;
+    ix->n_blocks = (n + ix->block - 1) / ix->block;
     ix->stride = (ix->n_blocks + 15) & ~(size_t)15;
     if (ix->stride == 0)
         ix->stride = 16;
@@ -115,7 +118,7 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
         ix->order[p] = keys[p].index;
 
     for (size_t p = 0; p < n; p++) {
-        size_t i = ix->order[p], b = p / SM_INDEX_BLOCK;
+        size_t i = ix->order[p], b = p / ix->block;
         sm_nominal s = sm_library_nominal(lib, i);
         if (s.n == 0)
             continue;

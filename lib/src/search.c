@@ -314,7 +314,7 @@ static void clear_query(sm_searcher *s, sm_nominal q)
 
 static void prefetch_block(const sm_library *lib, size_t b)
 {
-    size_t p0 = b * SM_INDEX_BLOCK, p1 = p0 + SM_INDEX_BLOCK;
+    size_t p0 = b * lib->index->block, p1 = p0 + lib->index->block;
     if (p1 > lib->n)
         p1 = lib->n;
     const char *mz = (const char *)(lib->nom_mz + lib->nom_off[p0]);
@@ -390,10 +390,10 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
             continue;
         }
         s->stats.blocks_scanned++;
-        size_t end = (b + 1) * SM_INDEX_BLOCK;
+        size_t end = (b + 1) * ix->block;
         if (end > lib->n)
             end = lib->n;
-        for (size_t pos = b * SM_INDEX_BLOCK; pos < end; pos++)
+        for (size_t pos = b * ix->block; pos < end; pos++)
             if (!left_out(s, ix->order[pos], exclude))
                 consider(s, q, pos, t);
     }
