@@ -34,18 +34,24 @@ static int cmp_keyed(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Clustering key: the three peaks of largest weight m * I, strongest first, so that
- * spectra sharing their main ions land in the same blocks and the blocks' envelopes
- * stay tight. */
+/* Clustering key: the m/z of the KEY_PEAKS peaks of largest weight m * I, strongest
+ * first, 12 bits each (m/z above 4,095 share the top value), so that spectra sharing
+ * their main ions land in the same blocks and the blocks' envelopes stay tight. */
+#define KEY_PEAKS 5
+
 static uint64_t cluster_key(sm_nominal s)
 {
-    double best[3] = {-1, -1, -1};
-    unsigned mz[3] = {0, 0, 0};
+    double best[KEY_PEAKS];
+    unsigned mz[KEY_PEAKS];
+    for (int j = 0; j < KEY_PEAKS; j++) {
+        best[j] = -1;
+        mz[j] = 0;
+    }
     for (size_t k = 0; k < s.n; k++) {
         double w = (double)s.mz[k] * s.intensity[k];
-        for (int j = 0; j < 3; j++) {
+        for (int j = 0; j < KEY_PEAKS; j++) {
             if (w > best[j]) {
-                for (int t = 2; t > j; t--) {
+                for (int t = KEY_PEAKS - 1; t > j; t--) {
                     best[t] = best[t - 1];
                     mz[t] = mz[t - 1];
                 }
@@ -55,7 +61,74 @@ static uint64_t cluster_key(sm_nominal s)
             }
         }
     }
-    return ((uint64_t)mz[0] << 26) | ((uint64_t)mz[1] << 13) | (uint64_t)mz[2];
+    uint64_t key = 0;
+    for (int j = 0; j < KEY_PEAKS; j++)
+        key = key << 12 | (mz[j] < 4095 ? mz[j] : 4095);
+    return key;
+}
+
+/* Blocks made of look-alikes. Walking the spectra in key order, each block starts
+ * with the first spectrum not yet placed (the seed) and takes the block - 1 spectra
+ * most like it (cosine of the sqrt(m I) weights) among the next FILL_WINDOW not yet
+ * placed. Keys alone put unlike spectra side by side where the main ions agree and
+ * the rest differ, and an envelope is only as tight as its block is alike. */
+#define FILL_WINDOW 32
+
+static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *keys, size_t n)
+{
+    size_t bsz = ix->block;
+    float *seed = calloc(ix->n_bins, sizeof *seed);
+    uint8_t *placed = calloc(n ? n : 1, 1);
+    if (seed == NULL || placed == NULL) {
+        free(seed);
+        free(placed);
+        return SM_ERR_NOMEM;
+    }
+    size_t cand[FILL_WINDOW];
+    float score[FILL_WINDOW];
+    size_t next = 0, out = 0; /* first key position not yet placed; spectra placed */
+    while (out < n) {
+        while (placed[next])
+            next++;
+        size_t i = keys[next].index;
+        placed[next] = 1;
+        ix->order[out++] = (uint32_t)i;
+        if (bsz == 1 || out == n)
+            continue;
+        sm_nominal a = sm_library_nominal(lib, i);
+        for (size_t k = 0; k < a.n; k++)
+            seed[a.mz[k]] = (float)sqrt((double)a.mz[k] * a.intensity[k]);
+        size_t nc = 0;
+        for (size_t p = next + 1; p < n && nc < FILL_WINDOW; p++) {
+            if (placed[p])
+                continue;
+            sm_nominal b = sm_library_nominal(lib, keys[p].index);
+            double dot = 0, nb = 0;
+            for (size_t k = 0; k < b.n; k++) {
+                double w = sqrt((double)b.mz[k] * b.intensity[k]);
+                dot += w * seed[b.mz[k]];
+                nb += w * w;
+            }
+            cand[nc] = p;
+            score[nc++] = nb > 0 ? (float)(dot / sqrt(nb)) : 0.0f;
+        }
+        for (size_t k = 0; k < a.n; k++)
+            seed[a.mz[k]] = 0.0f;
+        /* the block - 1 best (ties: the first found) */
+        for (size_t t = 1; t < bsz && out < n && nc > 0; t++) {
+            size_t best = 0;
+            for (size_t c = 1; c < nc; c++)
+                if (score[c] > score[best])
+                    best = c;
+            placed[cand[best]] = 1;
+            ix->order[out++] = keys[cand[best]].index;
+            cand[best] = cand[--nc];
+            score[best] = score[nc];
+        }
+    }
+    free(seed);
+    free(placed);
+    return SM_OK;
 }
 
 /* Rounded up to float: stays an upper bound. */
@@ -114,8 +187,8 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
         }
     }
     qsort(keys, n, sizeof *keys, cmp_keyed);
-    for (size_t p = 0; p < n; p++)
-        ix->order[p] = keys[p].index;
+    if (fill_blocks(lib, ix, keys, n) != SM_OK)
+        goto nomem;
 
     for (size_t p = 0; p < n; p++) {
         size_t i = ix->order[p], b = p / ix->block;
