@@ -72,18 +72,26 @@ static uint64_t cluster_key(sm_nominal s)
  * most like it (cosine of the sqrt(m I) weights) among the next FILL_WINDOW not yet
  * placed. Keys alone put unlike spectra side by side where the main ions agree and
  * the rest differ, and an envelope is only as tight as its block is alike. */
-#define FILL_WINDOW 32
+#define FILL_WINDOW 128
 
 static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *keys, size_t n)
 {
     size_t bsz = ix->block;
     float *seed = calloc(ix->n_bins, sizeof *seed);
+    float *sqrt_m = malloc(ix->n_bins * sizeof *sqrt_m);
     uint8_t *placed = calloc(n ? n : 1, 1);
-    if (seed == NULL || placed == NULL) {
+    float sqrt_i[SM_BASE_PEAK + 1];
+    if (seed == NULL || sqrt_m == NULL || placed == NULL) {
         free(seed);
+        free(sqrt_m);
         free(placed);
         return SM_ERR_NOMEM;
     }
+    /* weights sqrt(m I) as sqrt(m) sqrt(I), from two tables: this only ranks */
+    for (size_t m = 0; m < ix->n_bins; m++)
+        sqrt_m[m] = sqrtf((float)m);
+    for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+        sqrt_i[i] = sqrtf((float)i);
     size_t cand[FILL_WINDOW];
     float score[FILL_WINDOW];
     size_t next = 0, out = 0; /* first key position not yet placed; spectra placed */
@@ -97,20 +105,23 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
             continue;
         sm_nominal a = sm_library_nominal(lib, i);
         for (size_t k = 0; k < a.n; k++)
-            seed[a.mz[k]] = (float)sqrt((double)a.mz[k] * a.intensity[k]);
+            seed[a.mz[k]] = sqrt_m[a.mz[k]] * sqrt_i[a.intensity[k] <= SM_BASE_PEAK
+                                                        ? a.intensity[k]
+                                                        : SM_BASE_PEAK];
         size_t nc = 0;
         for (size_t p = next + 1; p < n && nc < FILL_WINDOW; p++) {
             if (placed[p])
                 continue;
             sm_nominal b = sm_library_nominal(lib, keys[p].index);
-            double dot = 0, nb = 0;
+            float dot = 0, nb = 0;
             for (size_t k = 0; k < b.n; k++) {
-                double w = sqrt((double)b.mz[k] * b.intensity[k]);
+                unsigned in = b.intensity[k] <= SM_BASE_PEAK ? b.intensity[k] : SM_BASE_PEAK;
+                float w = sqrt_m[b.mz[k]] * sqrt_i[in];
                 dot += w * seed[b.mz[k]];
                 nb += w * w;
             }
             cand[nc] = p;
-            score[nc++] = nb > 0 ? (float)(dot / sqrt(nb)) : 0.0f;
+            score[nc++] = nb > 0 ? dot / sqrtf(nb) : 0.0f;
         }
         for (size_t k = 0; k < a.n; k++)
             seed[a.mz[k]] = 0.0f;
@@ -127,6 +138,7 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
         }
     }
     free(seed);
+    free(sqrt_m);
     free(placed);
     return SM_OK;
 }
