@@ -499,8 +499,25 @@ static void test_search_only(void **state)
     assert_string_equal(b.checksum, a.checksum);
     assert_int_equal(b.n_nom, a.n_nom);
     assert_memory_equal(b.nom_mz, a.nom_mz, a.n_nom * sizeof *a.nom_mz);
+    /* the columns a search shows are kept, synonyms, comments and licences are not */
+    assert_string_equal(sm_library_field(&b, 1, SM_FIELD_NAME), "Toluene");
+    assert_string_equal(sm_library_field(&b, 1, SM_FIELD_CAS), "108-88-3");
+    assert_string_equal(sm_library_field(&a, 1, SM_FIELD_COMMENT),
+                        "caf\xc3\xa9 \xce\xb1-test; \"quoted\"");
+    assert_string_equal(sm_library_field(&b, 1, SM_FIELD_COMMENT), "");
+    assert_string_equal(sm_library_field(&b, 0, SM_FIELD_SYNONYMS), "");
+    assert_string_equal(sm_library_field(&b, 0, SM_FIELD_LICENSE), "");
     sm_library_free_contents_(&b);
     sm_library_free_contents_(&a);
+
+    /* a change in a comment it does not keep is still caught */
+    written_copy("searchonly-comment.h5");
+    unsigned char z = 'X';
+    poke(tmp("searchonly-comment.h5"), "/compounds/comment/data", 0, H5T_NATIVE_UCHAR, &z);
+    sm_library d;
+    err = fresh_err();
+    assert_int_equal(sm_h5_read_(tmp("searchonly-comment.h5"), &d, SM_OPEN_SEARCH_ONLY, &err),
+                     SM_ERR_CHECKSUM);
 
     /* a change in the peaks it does not keep is still caught */
     written_copy("searchonly-mod.h5");

@@ -1556,6 +1556,17 @@ sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_erro
                         "modified); rebuild it with `specmatch library build`");
         goto out;
     }
+    /* Verified with the rest, then let go: nothing a search shows reads them. */
+    if (flags & SM_OPEN_SEARCH_ONLY) {
+        static const sm_field unused[] = {SM_FIELD_SYNONYMS, SM_FIELD_COMMENT,
+                                          SM_FIELD_LICENSE};
+        for (size_t k = 0; k < sizeof unused / sizeof *unused; k++) {
+            sm_strcol *col = &lib->col[unused[k]];
+            free(col->data);
+            free(col->off);
+            *col = (sm_strcol){0};
+        }
+    }
     /* After the content: /controls is an addition of format 1.1 with its own checksum. */
     if ((st = read_controls(&x, file, lib)) != SM_OK)
         goto out;

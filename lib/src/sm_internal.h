@@ -147,10 +147,11 @@ struct sm_library {
                                spectra lie next to each other in memory. */
 };
 
-/* The string of column c for spectrum i (NUL-terminated, "" when absent). */
+/* The string of column c for spectrum i (NUL-terminated, "" when absent or when the
+ * column was not kept: off NULL). */
 static inline const char *sm_strcol_get_(const sm_strcol *c, size_t i)
 {
-    return c->data + c->off[i] + i;
+    return c->off != NULL ? c->data + c->off[i] + i : "";
 }
 
 /* Fills err (when not NULL) and returns st. file may be NULL. */

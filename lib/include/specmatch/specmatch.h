@@ -188,9 +188,10 @@ SM_API sm_status sm_library_open(const char *path, sm_library **out, sm_error *e
 SM_API void sm_library_close(sm_library *lib);
 
 /* Flags of sm_library_open_ex. */
-#define SM_OPEN_SEARCH_ONLY 1u /* peaks as read are verified, not kept in memory: what a
-                                  search needs, a fraction of the memory; then
-                                  sm_library_peaks gives n = 0 */
+#define SM_OPEN_SEARCH_ONLY 1u /* peaks as read, synonyms, comments and licences are
+                                  verified, not kept in memory: what a search needs, a
+                                  fraction of the memory; then sm_library_peaks gives
+                                  n = 0 and sm_library_field "" for those three */
 SM_API sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out,
                                     sm_error *err);
 
