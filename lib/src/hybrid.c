@@ -20,16 +20,42 @@ typedef struct pair {
     uint8_t shifted;
 } pair;
 
-static int pair_cmp(const void *a, const void *b)
+/* The order pairs are taken in: larger product first, then direct before shifted,
+ * then library peak, then m/z. Strict (a library peak gives at most one pair of
+ * each kind), so any correct sort yields the same sequence. */
+static inline bool pair_before(const pair *x, const pair *y)
 {
-    const pair *x = a, *y = b;
     if (x->prod != y->prod)
-        return x->prod > y->prod ? -1 : 1;
+        return x->prod > y->prod;
     if (x->shifted != y->shifted)
-        return x->shifted < y->shifted ? -1 : 1; /* direct first */
+        return x->shifted < y->shifted;
     if (x->lib != y->lib)
-        return x->lib < y->lib ? -1 : 1;
-    return x->mz < y->mz ? -1 : (x->mz > y->mz);
+        return x->lib < y->lib;
+    return x->mz < y->mz;
+}
+
+/* Bottom-up merge sort of p[0..n) with the comparison inlined: qsort's calls
+ * through a pointer cost more than the rest of the hybrid MF. tmp holds n pairs. */
+static void sort_pairs(pair *p, pair *tmp, size_t n)
+{
+    pair *src = p, *dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                dst[k++] = pair_before(&src[j], &src[i]) ? src[j++] : src[i++];
+            while (i < mid)
+                dst[k++] = src[i++];
+            while (j < hi)
+                dst[k++] = src[j++];
+        }
+        pair *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != p)
+        memcpy(p, src, n * sizeof *p);
 }
 
 double sm_hybrid_match_factor_ex(sm_nominal u, sm_nominal l, int dm, size_t *n_direct,
@@ -48,7 +74,7 @@ double sm_hybrid_match_factor_ex(sm_nominal u, sm_nominal l, int dm, size_t *n_d
     long first_u = u.mz[0], first_l = l.mz[0];
     uint16_t *in = calloc(SM_MAX_NOMINAL_MZ + 1, sizeof *in);
     uint8_t *used = calloc(SM_MAX_NOMINAL_MZ + 1, 1);
-    pair *pairs = malloc(2 * l.n * sizeof *pairs);
+    pair *pairs = malloc(4 * l.n * sizeof *pairs); /* 2 l.n pairs, then the sort's room */
     uint8_t *lused = calloc(l.n, 1);
     double score = 0;
     if (!in || !used || !pairs || !lused)
@@ -76,7 +102,7 @@ double sm_hybrid_match_factor_ex(sm_nominal u, sm_nominal l, int dm, size_t *n_d
     }
     if (nu <= 0 || nl <= 0)
         goto out;
-    qsort(pairs, np, sizeof *pairs, pair_cmp);
+    sort_pairs(pairs, pairs + 2 * l.n, np);
     double sum = 0;
     for (size_t k = 0; k < np; k++) {
         const pair *p = &pairs[k];
