@@ -124,6 +124,28 @@ static void test_shifter_finds_shift(void **state)
         assert_int_equal(sm_shifter_propose(sh, u, l, 100, again, NULL, 5), np);
         assert_memory_equal(again, best, np * sizeof *best);
     }
+    /* Far up the m/z scale the transforms are longer (the size follows the larger
+     * last m/z): the whole spectrum moved up by 1,000 or 4,000 m/z, against itself
+     * with the upper part shifted by 14, and against the original (a shift of the
+     * whole length, which a too short transform would wrap onto smaller ones). */
+    static const int lifts[] = {1000, 4000};
+    for (size_t t = 0; t < sizeof lifts / sizeof lifts[0]; t++) {
+        static uint16_t hm[SM_MAX_NOMINAL_MZ + 1], hi[SM_MAX_NOMINAL_MZ + 1];
+        static uint16_t sm[SM_MAX_NOMINAL_MZ + 1], si[SM_MAX_NOMINAL_MZ + 1];
+        size_t nh, ns;
+        shifted_copy(l, lifts[t], 0, hm, hi, &nh);
+        sm_nominal high = {nh, hm, hi};
+        assert_int_equal(nh, l.n);
+        shifted_copy(high, 14, 150 + (unsigned)lifts[t], sm, si, &ns);
+        sm_nominal high_shifted = {ns, sm, si};
+        int best[5];
+        assert_true(sm_shifter_propose(sh, high_shifted, high, 100, best, NULL, 5) >= 1);
+        assert_int_equal(best[0], 14);
+        assert_true(sm_shifter_propose(sh, l, high, SM_MAX_NOMINAL_MZ, best, NULL, 5) >= 1);
+        assert_int_equal(best[0], -lifts[t]);
+        assert_true(sm_shifter_propose(sh, high, l, SM_MAX_NOMINAL_MZ, best, NULL, 5) >= 1);
+        assert_int_equal(best[0], lifts[t]);
+    }
     /* no shift wanted, or an empty spectrum: nothing proposed */
     int out[2];
     assert_int_equal(sm_shifter_propose(sh, l, l, 100, out, NULL, 0), 0);

@@ -139,17 +139,21 @@ double sm_hybrid_match_factor(sm_nominal u, sm_nominal l, int dm)
 /* ------------------------------------------------------------------ */
 /* Mass shifts by FFT cross-correlation                                */
 
-/* Linear (not circular) correlation of two spectra up to m/z 5000 over shifts up to
- * +-SM_MAX_NOMINAL_MZ needs 2 * 5001 points; the next power of two. */
+/* Linear (not circular) correlations of spectra whose last m/z is at most R need
+ * 2R + 1 points (sm_shifter_propose): the next power of two, from 2^FFT_MIN_LOG2 up
+ * to FFT_N (spectra up to m/z 5000). Most EI spectra fit in 1,024 or 2,048 points. */
 #define FFT_N 16384
 #define FFT_C (FFT_N / 2 + 1)
+#define FFT_MIN_LOG2 10
+#define FFT_SIZES 5 /* 1,024 ... 16,384 */
 
 struct sm_shifter {
-    fftwf_plan fwd, inv;
+    fftwf_plan fwd[FFT_SIZES], inv[FFT_SIZES]; /* made when first needed */
     float *a, *b, *r;                 /* real buffers [FFT_N] */
     fftwf_complex *fa, *fb, *fr;      /* spectra [FFT_C] */
     uint16_t last_mz[SM_MAX_NOMINAL_MZ + 1], last_in[SM_MAX_NOMINAL_MZ + 1];
     size_t last_n;                    /* the unknown whose transform fa holds */
+    size_t last_size;                 /* ... at this many points */
     bool have_last;
 };
 
@@ -172,16 +176,24 @@ sm_status sm_shifter_new(sm_shifter **out, sm_error *err)
         sm_shifter_free(s);
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     }
-    pthread_mutex_lock(&planner_lock);
-    s->fwd = fftwf_plan_dft_r2c_1d(FFT_N, s->a, s->fa, FFTW_ESTIMATE);
-    s->inv = fftwf_plan_dft_c2r_1d(FFT_N, s->fr, s->r, FFTW_ESTIMATE);
-    pthread_mutex_unlock(&planner_lock);
-    if (s->fwd == NULL || s->inv == NULL) {
-        sm_shifter_free(s);
-        return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "cannot plan the FFT");
-    }
     *out = s;
     return SM_OK;
+}
+
+/* The plans for 2^(FFT_MIN_LOG2 + k) points, made under the planner's lock the first
+ * time; false when FFTW cannot make them. */
+static bool plans_for(sm_shifter *s, size_t k)
+{
+    if (s->fwd[k] != NULL && s->inv[k] != NULL)
+        return true;
+    int n = 1 << (FFT_MIN_LOG2 + k);
+    pthread_mutex_lock(&planner_lock);
+    if (s->fwd[k] == NULL)
+        s->fwd[k] = fftwf_plan_dft_r2c_1d(n, s->a, s->fa, FFTW_ESTIMATE);
+    if (s->inv[k] == NULL)
+        s->inv[k] = fftwf_plan_dft_c2r_1d(n, s->fr, s->r, FFTW_ESTIMATE);
+    pthread_mutex_unlock(&planner_lock);
+    return s->fwd[k] != NULL && s->inv[k] != NULL;
 }
 
 void sm_shifter_free(sm_shifter *s)
@@ -189,10 +201,12 @@ void sm_shifter_free(sm_shifter *s)
     if (s == NULL)
         return;
     pthread_mutex_lock(&planner_lock);
-    if (s->fwd)
-        fftwf_destroy_plan(s->fwd);
-    if (s->inv)
-        fftwf_destroy_plan(s->inv);
+    for (size_t k = 0; k < FFT_SIZES; k++) {
+        if (s->fwd[k])
+            fftwf_destroy_plan(s->fwd[k]);
+        if (s->inv[k])
+            fftwf_destroy_plan(s->inv[k]);
+    }
     pthread_mutex_unlock(&planner_lock);
     fftwf_free(s->a);
     fftwf_free(s->b);
@@ -205,9 +219,9 @@ void sm_shifter_free(sm_shifter *s)
 
 /* Weights sqrt(m I) of the peaks with I > 1 at m >= lo, spread over buf; returns the
  * sum of squares. */
-static double spread(float *buf, sm_nominal x, unsigned lo)
+static double spread(float *buf, size_t n_points, sm_nominal x, unsigned lo)
 {
-    memset(buf, 0, FFT_N * sizeof *buf);
+    memset(buf, 0, n_points * sizeof *buf);
     double n2 = 0;
     for (size_t j = 0; j < x.n; j++)
         if (x.mz[j] >= lo && x.intensity[j] > 1) {
@@ -228,7 +242,19 @@ size_t sm_shifter_propose(sm_shifter *s, sm_nominal u, sm_nominal l, int max_shi
     /* No common-range cut here: a shifted fragment may sit below the other's first
      * m/z. Only intensity-1 peaks are left out. */
     unsigned lo = 1;
-    bool same = s->have_last && s->last_n == u.n &&
+    /* Beyond the larger last m/z, R, no shift overlaps anything. Shifts up to +-R,
+     * of either spectrum against the other or itself, read indices from 1 - R to 2R:
+     * 2R + 1 points keep them from wrapping onto each other. */
+    int reach = u.mz[u.n - 1] > l.mz[l.n - 1] ? u.mz[u.n - 1] : l.mz[l.n - 1];
+    if (max_shift > reach)
+        max_shift = reach;
+    size_t need = 2 * (size_t)reach + 1, k = 0;
+    while (k + 1 < FFT_SIZES && ((size_t)1 << (FFT_MIN_LOG2 + k)) < need)
+        k++;
+    const size_t n_pts = (size_t)1 << (FFT_MIN_LOG2 + k), n_c = n_pts / 2 + 1;
+    if (!plans_for(s, k))
+        return 0;
+    bool same = s->have_last && s->last_size == n_pts && s->last_n == u.n &&
                 memcmp(s->last_mz, u.mz, u.n * sizeof *u.mz) == 0 &&
                 memcmp(s->last_in, u.intensity, u.n * sizeof *u.intensity) == 0;
     double nu = 0;
@@ -236,35 +262,36 @@ size_t sm_shifter_propose(sm_shifter *s, sm_nominal u, sm_nominal l, int max_shi
         if (u.intensity[j] > 1)
             nu += (double)u.mz[j] * u.intensity[j];
     if (!same) {
-        spread(s->a, u, lo);
-        fftwf_execute_dft_r2c(s->fwd, s->a, s->fa);
+        spread(s->a, n_pts, u, lo);
+        fftwf_execute_dft_r2c(s->fwd[k], s->a, s->fa);
         memcpy(s->last_mz, u.mz, u.n * sizeof *u.mz);
         memcpy(s->last_in, u.intensity, u.n * sizeof *u.intensity);
         s->last_n = u.n;
+        s->last_size = n_pts;
         s->have_last = true;
     }
-    double nl = spread(s->b, l, lo);
+    double nl = spread(s->b, n_pts, l, lo);
     if (nu <= 0 || nl <= 0)
         return 0;
-    fftwf_execute_dft_r2c(s->fwd, s->b, s->fb);
+    fftwf_execute_dft_r2c(s->fwd[k], s->b, s->fb);
 
     /* r[s] = sum_m a[m + s] b[m]: the product A conj(B) transformed back. And the
      * library's autocorrelation, |B|^2, for what the direct overlap explains. */
-    for (size_t k = 0; k < FFT_C; k++) {
-        float ar = s->fa[k][0], ai = s->fa[k][1], br = s->fb[k][0], bi = s->fb[k][1];
-        s->fr[k][0] = ar * br + ai * bi;
-        s->fr[k][1] = ai * br - ar * bi;
+    for (size_t c = 0; c < n_c; c++) {
+        float ar = s->fa[c][0], ai = s->fa[c][1], br = s->fb[c][0], bi = s->fb[c][1];
+        s->fr[c][0] = ar * br + ai * bi;
+        s->fr[c][1] = ai * br - ar * bi;
     }
-    fftwf_execute_dft_c2r(s->inv, s->fr, s->r);
+    fftwf_execute_dft_c2r(s->inv[k], s->fr, s->r);
     /* keep the cross-correlation in b (b's own content is no longer needed) */
-    memcpy(s->b, s->r, FFT_N * sizeof *s->b);
-    for (size_t k = 0; k < FFT_C; k++) {
-        float br = s->fb[k][0], bi = s->fb[k][1];
-        s->fr[k][0] = br * br + bi * bi;
-        s->fr[k][1] = 0;
+    memcpy(s->b, s->r, n_pts * sizeof *s->b);
+    for (size_t c = 0; c < n_c; c++) {
+        float br = s->fb[c][0], bi = s->fb[c][1];
+        s->fr[c][0] = br * br + bi * bi;
+        s->fr[c][1] = 0;
     }
-    fftwf_execute_dft_c2r(s->inv, s->fr, s->r);
-    const double scale = 1.0 / FFT_N; /* FFTW's transforms are unnormalized */
+    fftwf_execute_dft_c2r(s->inv[k], s->fr, s->r);
+    const double scale = 1.0 / (double)n_pts; /* FFTW's transforms are unnormalized */
     double c0 = s->b[0] * scale, r0 = s->r[0] * scale;
     double k0 = r0 > 0 ? c0 / r0 : 0;
     double norm = sqrt(nu * nl);
@@ -276,7 +303,7 @@ size_t sm_shifter_propose(sm_shifter *s, sm_nominal u, sm_nominal l, int max_shi
     for (int sh = -max_shift; sh <= max_shift; sh++) {
         if (sh == 0)
             continue;
-        size_t at = sh >= 0 ? (size_t)sh : (size_t)(FFT_N + sh);
+        size_t at = sh >= 0 ? (size_t)sh : (size_t)((long)n_pts + sh);
         double excess = (s->b[at] - k0 * s->r[at]) * scale / norm;
         if (!(excess > 1e-6))
             continue;
