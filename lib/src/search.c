@@ -250,6 +250,10 @@ static struct cand heap_pop(sm_searcher *s)
     return top;
 }
 
+#ifndef HEAP_SOFT_CAP
+#define HEAP_SOFT_CAP 256
+#endif
+
 /* Bounds one spectrum; a spectrum that may still enter the top k waits in the
  * heap (scored at once if the heap cannot grow). */
 static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
@@ -259,8 +263,18 @@ static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
     double b = spectrum_bound(s, pos, l, topk_floor(t));
     if (can_skip(b, topk_floor(t)))
         return;
-    if (!heap_push(s, b, i))
+    if (!heap_push(s, b, i)) {
         score_dense(s, i, t);
+        return;
+    }
+    /* A query whose best spectra bound below every block left never drains the heap
+     * while blocks remain: the floor would stay where it started and every spectrum
+     * would wait here. Past HEAP_SOFT_CAP the best waiting one is scored at once. */
+    if (s->heap_n > HEAP_SOFT_CAP) {
+        struct cand c = heap_pop(s);
+        if (!can_skip(c.bound, topk_floor(t)))
+            score_dense(s, c.index, t);
+    }
 }
 
 /* Scores waiting candidates, best bound first, while their bound is at least
