@@ -169,6 +169,30 @@ static size_t load_all(const char *file, size_t every, spec *out, size_t cap)
     return n;
 }
 
+/* The real spectra the dense-form and bound tests pair up: every MassBank in-library
+ * query and every every-th SWGDRUG spectrum (freed by free_real). */
+typedef struct {
+    spec *q, *l;
+    size_t nq, nl;
+} real_set;
+
+static real_set load_real(size_t every)
+{
+    size_t cap_q = 400, cap_l = 3000 / every + 1;
+    real_set r = {calloc(cap_q, sizeof *r.q), calloc(cap_l, sizeof *r.l), 0, 0};
+    assert_non_null(r.q);
+    assert_non_null(r.l);
+    r.nq = load_all("massbank-ei-in-library.msp", 1, r.q, cap_q);
+    r.nl = load_all("swgdrug-3.4.msp", every, r.l, cap_l);
+    return r;
+}
+
+static void free_real(real_set *r)
+{
+    free(r->q);
+    free(r->l);
+}
+
 static void test_dense_form(void **state)
 {
     (void)state;
@@ -190,23 +214,18 @@ static void test_dense_form(void **state)
         for (size_t j = 0; j < nc; j++)
             dense_vs_reference(d, cases[i], cases[j], &checked);
 
-    size_t cap_q = 400, cap_l = 700;
-    spec *q = calloc(cap_q, sizeof *q), *l = calloc(cap_l, sizeof *l);
-    assert_non_null(q);
-    assert_non_null(l);
-    size_t nq = load_all("massbank-ei-in-library.msp", 1, q, cap_q);
-    size_t nl = load_all("swgdrug-3.4.msp", 5, l, cap_l);
-    for (size_t i = 0; i < nq; i++) {
-        for (size_t j = 0; j < nl; j++) {
-            sm_nominal u = view(q[i].mz, q[i].in, q[i].n), v = view(l[j].mz, l[j].in, l[j].n);
+    real_set r = load_real(5);
+    for (size_t i = 0; i < r.nq; i++) {
+        for (size_t j = 0; j < r.nl; j++) {
+            sm_nominal u = view(r.q[i].mz, r.q[i].in, r.q[i].n);
+            sm_nominal v = view(r.l[j].mz, r.l[j].in, r.l[j].n);
             dense_vs_reference(d, u, v, &checked);
             if (j % 8 == 0)
                 dense_vs_reference(d, v, u, &checked);
         }
     }
     assert_true(checked > 200000);
-    free(q);
-    free(l);
+    free_real(&r);
     free(d);
 }
 
@@ -244,12 +263,7 @@ static void test_search_bound(void **state)
     (void)state;
     sm_qdense *d = calloc(1, sizeof *d);
     assert_non_null(d);
-    size_t cap_q = 400, cap_l = 400;
-    spec *q = calloc(cap_q, sizeof *q), *l = calloc(cap_l, sizeof *l);
-    assert_non_null(q);
-    assert_non_null(l);
-    size_t nq = load_all("massbank-ei-in-library.msp", 1, q, cap_q);
-    size_t nl = load_all("swgdrug-3.4.msp", 8, l, cap_l);
+    real_set r = load_real(8);
     static const uint16_t umz[] = {50, 52, 60}, uin[] = {999, 500, 200};
     static const uint16_t vmz[] = {50, 51, 52, 55, 60}, vin[] = {999, 300, 500, 80, 150};
     static const uint16_t ones_mz[] = {40, 41, 50, 51, 52}, ones_in[] = {1, 1, 999, 1, 3};
@@ -271,9 +285,10 @@ static void test_search_bound(void **state)
         assert_true(mf < 900.0); /* (T1 + 1)/2 would allow well above */
         bound_above(d, k, view(ones_mz, ones_in, 5), v, &checked);
         bound_above(d, k, v, view(ones_mz, ones_in, 5), &checked);
-        for (size_t i = 0; i < nq; i++)
-            for (size_t j = 0; j < nl; j++) {
-                sm_nominal a = view(q[i].mz, q[i].in, q[i].n), c = view(l[j].mz, l[j].in, l[j].n);
+        for (size_t i = 0; i < r.nq; i++)
+            for (size_t j = 0; j < r.nl; j++) {
+                sm_nominal a = view(r.q[i].mz, r.q[i].in, r.q[i].n);
+                sm_nominal c = view(r.l[j].mz, r.l[j].in, r.l[j].n);
                 bound_above(d, k, a, c, &checked);
                 if (j % 8 == 0)
                     bound_above(d, k, c, a, &checked);
@@ -283,8 +298,7 @@ static void test_search_bound(void **state)
         kernels++;
     }
     assert_true(kernels >= 1);
-    free(q);
-    free(l);
+    free_real(&r);
     free(d);
 }
 
