@@ -250,9 +250,7 @@ static struct cand heap_pop(sm_searcher *s)
     return top;
 }
 
-#ifndef HEAP_SOFT_CAP
-#define HEAP_SOFT_CAP 256
-#endif
+size_t sm_search_heap_cap_ = SM_SEARCH_HEAP_CAP;
 
 /* Bounds one spectrum; a spectrum that may still enter the top k waits in the
  * heap (scored at once if the heap cannot grow). */
@@ -269,8 +267,8 @@ static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
     }
     /* A query whose best spectra bound below every block left never drains the heap
      * while blocks remain: the floor would stay where it started and every spectrum
-     * would wait here. Past HEAP_SOFT_CAP the best waiting one is scored at once. */
-    if (s->heap_n > HEAP_SOFT_CAP) {
+     * would wait here. Past sm_search_heap_cap_ the best waiting one is scored at once. */
+    if (s->heap_n > sm_search_heap_cap_) {
         struct cand c = heap_pop(s);
         if (!can_skip(c.bound, topk_floor(t)))
             score_dense(s, c.index, t);

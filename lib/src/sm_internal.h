@@ -40,6 +40,10 @@ typedef struct sm_strcol {
 #define SM_INDEX_BLOCK_SMALL 4
 #define SM_INDEX_BLOCK_LARGE 8
 #define SM_INDEX_SMALL 262144
+/* Candidates that may wait for exact scoring before the best of them is scored at
+ * once (search.c): SM_SEARCH_HEAP_CAP, lowered by the tests to take that path always. */
+#define SM_SEARCH_HEAP_CAP 256
+extern size_t sm_search_heap_cap_;
 /* The library size up to which blocks are small: SM_INDEX_SMALL, lowered by the tests
  * to run the large blocks on a small library (index.c). */
 extern size_t sm_index_small_;
