@@ -193,6 +193,7 @@ static void test_indexed_equals_exhaustive(void **state)
     /* each kernel on both block sizes, then the last (scalar, always there) again
      * with every candidate scored as soon as it is bounded above the floor */
     size_t tested = 0, nk = sm_kernel_count();
+    assert_string_equal(sm_kernel_name_at(nk - 1), "scalar");
     for (size_t kidx = 0; kidx <= 2 * nk; kidx++) {
         const sm_library *on = kidx < nk || kidx == 2 * nk ? lib : large;
         size_t kn = kidx == 2 * nk ? nk - 1 : kidx % nk;
