@@ -16,6 +16,10 @@ void sm_index_free_(sm_index *ix)
     free(ix->norm);
     free(ix->pos_of);
     free(ix->env);
+    free(ix->row_dense);
+    free(ix->sp_off);
+    free(ix->sp_block);
+    free(ix->sp_code);
     free(ix->row_scale);
     free(ix->ratio);
     free(ix);
@@ -143,6 +147,56 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
     return SM_OK;
 }
 
+/* Envelope rows where few blocks have the m/z (high masses, odd ones: most rows of a
+ * large library) are kept as lists of (block, byte); a list entry costs 5 bytes, a
+ * dense row 1 byte a block, so a row is listed when under a fifth of its blocks are
+ * nonzero. The dense rows are packed together. */
+static sm_status pack_rows(sm_index *ix)
+{
+    size_t nb = ix->n_bins, stride = ix->stride, n_dense = 0, n_sparse = 0;
+    ix->row_dense = malloc(nb * sizeof *ix->row_dense);
+    ix->sp_off = malloc((nb + 1) * sizeof *ix->sp_off);
+    if (ix->row_dense == NULL || ix->sp_off == NULL)
+        return SM_ERR_NOMEM;
+    for (size_t m = 0; m < nb; m++) {
+        const uint8_t *row = ix->env + m * stride;
+        size_t nz = 0;
+        for (size_t b = 0; b < ix->n_blocks; b++)
+            nz += row[b] != 0;
+        if (5 * nz < ix->n_blocks) {
+            ix->row_dense[m] = -1;
+            n_sparse += nz;
+        } else {
+            ix->row_dense[m] = (int32_t)n_dense++;
+        }
+    }
+    uint8_t *dense = malloc((n_dense ? n_dense : 1) * stride);
+    ix->sp_block = malloc((n_sparse ? n_sparse : 1) * sizeof *ix->sp_block);
+    ix->sp_code = malloc(n_sparse ? n_sparse : 1);
+    if (dense == NULL || ix->sp_block == NULL || ix->sp_code == NULL) {
+        free(dense);
+        return SM_ERR_NOMEM;
+    }
+    size_t e = 0;
+    for (size_t m = 0; m < nb; m++) {
+        const uint8_t *row = ix->env + m * stride;
+        ix->sp_off[m] = e;
+        if (ix->row_dense[m] >= 0) {
+            memcpy(dense + (size_t)ix->row_dense[m] * stride, row, stride);
+            continue;
+        }
+        for (size_t b = 0; b < ix->n_blocks; b++)
+            if (row[b] != 0) {
+                ix->sp_block[e] = (uint32_t)b;
+                ix->sp_code[e++] = row[b];
+            }
+    }
+    ix->sp_off[nb] = e;
+    free(ix->env);
+    ix->env = dense;
+    return SM_OK;
+}
+
 /* Rounded up to float: stays an upper bound. */
 static float float_up(double v)
 {
@@ -235,6 +289,8 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
                 ratio[c] = r;
         }
     }
+    if (pack_rows(ix) != SM_OK)
+        goto nomem;
     /* Lay the nominal spectra out in blocked order: scanning a block then reads
      * one stretch of memory instead of eight scattered ones. */
     /* One array at a time, so that at most one extra copy exists at once. */

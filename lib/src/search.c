@@ -345,13 +345,22 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     const sm_kernel *kern = s->kern;
     unsigned first_u = q.mz[0];
 
-    /* Bounds of all blocks at once: acc[b] = sum over query peaks of qw[m] env[m][b]. */
+    /* Bounds of all blocks at once: acc[b] = sum over query peaks of qw[m] env[m][b],
+     * a dense row with the axpy kernel, a listed one entry by entry. */
     memset(s->acc, 0, ix->stride * sizeof *s->acc);
-    for (size_t j = 0; j < q.n; j++)
-        if (q.mz[j] < ix->n_bins)
-            kern->axpy_u8((float)((double)s->qw[q.mz[j]] * ix->row_scale[q.mz[j]] / 255.0 *
-                                  (1.0 + 1e-6)),
-                          ix->env + (size_t)q.mz[j] * ix->stride, s->acc, ix->stride);
+    for (size_t j = 0; j < q.n; j++) {
+        unsigned m = q.mz[j];
+        if (m >= ix->n_bins)
+            continue;
+        float a = (float)((double)s->qw[m] * ix->row_scale[m] / 255.0 * (1.0 + 1e-6));
+        if (ix->row_dense[m] >= 0) {
+            kern->axpy_u8(a, ix->env + (size_t)ix->row_dense[m] * ix->stride, s->acc,
+                          ix->stride);
+        } else {
+            for (uint64_t e = ix->sp_off[m]; e < ix->sp_off[m + 1]; e++)
+                s->acc[ix->sp_block[e]] += a * (float)ix->sp_code[e];
+        }
+    }
 
     /* Each block's bound (kept in acc[], rounded up to float), and the blocks
      * ordered by bucket of bound with a counting sort; stable: memory order

@@ -60,8 +60,14 @@ typedef struct sm_index {
     uint16_t *block_max_first;              /* per block, highest first m/z of its spectra */
     double *norm;                           /* N, by blocked position */
     uint32_t *pos_of;                       /* blocked position of library index i */
-    uint8_t *env;                           /* [n_bins][stride], transposed envelopes,
-                                               in units of row_scale[m] / 255, rounded up */
+    uint8_t *env;                           /* dense rows [n_dense][stride], transposed
+                                               envelopes, in units of row_scale[m] / 255,
+                                               rounded up */
+    int32_t *row_dense;                     /* [n_bins] dense row of m, -1: m is sparse */
+    uint64_t *sp_off;                       /* [n_bins + 1] sparse row m: entries
+                                               [sp_off[m], sp_off[m + 1]) */
+    uint32_t *sp_block;                     /* its nonzero blocks... */
+    uint8_t *sp_code;                       /* ...and their bytes */
     float *row_scale;                       /* [n_bins] largest envelope value of row m */
     float *ratio;                           /* [n_blocks][SM_INDEX_CUTS] */
 } sm_index;
