@@ -22,13 +22,14 @@ typedef struct sm_strcol {
 } sm_strcol;
 
 /* Search index, built when a library is opened (index.c). Spectra are grouped in
- * blocks of similar spectra; for each block an envelope holds, per nominal m/z, the
+ * blocks of look-alikes; for each block an envelope holds, per nominal m/z, the
  * largest weight sqrt(m I) / sqrt(N) any of its spectra has there (one byte, rounded
- * up, on a scale per m/z), N being the
- * spectrum's norm (sum of m I over peaks with I > 1). A query's weights times the
- * envelope bound the T1 term of every spectrum of the block at once, and the
- * identity MF is below 1000 (T1 + 1) / 2 - 0.5 (DESIGN.md), so whole blocks that
- * cannot reach the current top k are skipped without reading their spectra.
+ * up, on a scale per m/z; an m/z few blocks have is kept as a list of its blocks),
+ * N being the spectrum's norm (sum of m I over peaks with I > 1). A query's weights
+ * times the envelope bound the T1 term of every spectrum of the block at once, and
+ * the identity MF is below 1000 (T1 + 1) / 2 - 0.5 (DESIGN.md), so whole blocks that
+ * cannot reach the current top k are skipped without reading their spectra; the
+ * spectra of the other blocks are bounded one by one (sm_match_factor_bound_).
  *
  * T1's norms cover only the common m/z range, so the library norm that T1 divides
  * by can be smaller than N. A query whose first m/z is <= cut[c] leaves each
@@ -36,7 +37,7 @@ typedef struct sm_strcol {
  * sqrt(N / that norm) in block b, the factor that keeps the block bound valid. */
 /* Spectra per block: 4 up to SM_INDEX_SMALL spectra, 8 above (index.c). Smaller
  * blocks have tighter envelopes (100k: ~15 % more queries/s) but twice their
- * memory, n_bins bytes per block: 8 keeps it near 100 MB at a million spectra. */
+ * memory: 8 keeps it under 40 MB at a million spectra. */
 #define SM_INDEX_BLOCK_SMALL 4
 #define SM_INDEX_BLOCK_LARGE 8
 #define SM_INDEX_SMALL 262144
