@@ -126,6 +126,7 @@ int main(int argc, char **argv)
 
     tally fen = {0}, other = {0}, mb = {0};
     size_t fen_compounds = 0;
+    size_t by_class[3][2] = {{0}}; /* queries, analogue or fentanyl-only isomers */
     sm_hit h[SM_ANALOGUE_HITS];
     size_t nh;
     for (size_t i = 0; i < n; i++) {
@@ -150,6 +151,13 @@ int main(int argc, char **argv)
         aparams.query_mw = use_mw ? sm_library_mw(lib, i) : NAN;
         current_set = fentanyl ? "fen" : "other";
         const char *verdict = judge(lib, sh, q, h, nh, &a, t, &iso_fent);
+        if (fentanyl) { /* by the table's class: analogue, metabolite, precursor */
+            int c = strcmp(cls, "fentanyl-analogue") == 0    ? 0
+                    : strcmp(cls, "fentanyl-metabolite") == 0 ? 1
+                                                              : 2;
+            by_class[c][0]++;
+            by_class[c][1] += strcmp(verdict, "analogue") == 0 || iso_fent;
+        }
         if (!fentanyl && strcmp(verdict, "analogue") == 0)
             printf("false alarm (SWGDRUG): %s -> %s (hybrid %.1f, dM %d, share %.2f)\n",
                    sm_library_field(lib, i, SM_FIELD_NAME),
@@ -218,6 +226,11 @@ int main(int argc, char **argv)
            fen.analogue + fen.iso_fentanyl, fen.queries,
            fen.queries ? 100.0 * (double)(fen.analogue + fen.iso_fentanyl) / (double)fen.queries
                        : 0);
+    static const char *const class_name[3] = {"fentanyl-analogue", "fentanyl-metabolite",
+                                              "fentanyl-precursor"};
+    for (int c = 0; c < 3; c++)
+        printf("  %-20s %zu of %zu (%.1f%%)\n", class_name[c], by_class[c][1], by_class[c][0],
+               by_class[c][0] ? 100.0 * (double)by_class[c][1] / (double)by_class[c][0] : 0);
     printf("delta M to the closest analogue, where it is one listed substitution: found %zu of "
            "%zu (%.1f%%)\n",
            fen.explained, fen.explainable,

@@ -405,10 +405,19 @@ static void verdict_line(const entry *e, char *buf, size_t cap)
             len += snprintf(buf + len, cap - (size_t)len, "%s%s (MF %d)",
                             g == 0 ? "" : (g + 1 == v->n_group ? " or " : ", "),
                             name_of(e, v->group[g]), sm_mf_display(e->hits[v->group[g]].mf));
+        if (len > 0 && (size_t)len < cap && *v->unresolved)
+            len += snprintf(buf + len, cap - (size_t)len,
+                            ", or an isomer the library does not hold: EI-MS does not "
+                            "reliably tell %s apart",
+                            v->unresolved);
+        if (len > 0 && (size_t)len < cap && v->n_group > 1)
+            len += snprintf(buf + len, cap - (size_t)len,
+                            "%s compounds of one nominal mass that this EI spectrum does not "
+                            "tell apart",
+                            *v->unresolved ? ";" : ":");
         if (len > 0 && (size_t)len < cap)
             snprintf(buf + len, cap - (size_t)len,
-                     ": compounds of one nominal mass that this EI spectrum does not tell "
-                     "apart; a second technique is needed (confidence %.2f).", v->confidence);
+                     "; a second technique is needed (confidence %.2f).", v->confidence);
         return;
     case SM_VERDICT_ANALOGUE:
         snprintf(buf, cap, "SUSPECTED ANALOGUE: a fentanyl-related substance that the "

@@ -223,10 +223,18 @@ static void print_verdict_line(const search_ctx *c)
             printf("%s%s (MF %d)", g == 0 ? "" : (g + 1 == v->n_group ? " or " : ", "),
                    sm_library_field(lib, h->index, SM_FIELD_NAME), sm_mf_display(h->mf));
         }
-        printf("\n  compounds of the same nominal mass that this EI spectrum does not tell "
-               "apart; a second technique (retention index, IR, ...) is needed to decide "
-               "between them (confidence that one of them is right: %.2f)\n",
-               v->confidence);
+        if (*v->unresolved)
+            printf("%s\n  EI-MS does not reliably tell %s apart: one that the library does "
+                   "not hold may fit this spectrum as well",
+                   v->n_group == 1 ? " or an isomer of it" : ", or an isomer of them",
+                   v->unresolved);
+        if (v->n_group > 1)
+            printf("%s  compounds of the same nominal mass that this EI spectrum does not "
+                   "tell apart",
+                   *v->unresolved ? ";\n" : "\n");
+        printf("; a second technique (retention index, IR, ...) is needed to decide "
+               "(confidence that %s right: %.2f)\n",
+               v->n_group == 1 ? "the group is" : "one of them is", v->confidence);
     } else if (v->status == SM_VERDICT_ANALOGUE) {
         print_analogue(c);
     } else {
@@ -415,6 +423,10 @@ static void emit_verdict_json(const search_ctx *c, const sm_spectrum *s, const c
     cli_json_str(stdout, sm_verdict_reason_text(v->reason));
     if (v->status == SM_VERDICT_IDENTIFIED)
         fputs(",\"note\":\"" ISOMER_NOTE "\"", stdout);
+    if (*v->unresolved) {
+        fputs(",\"unresolved_isomers\":", stdout);
+        cli_json_str(stdout, v->unresolved);
+    }
     if (v->reason == SM_REASON_IONS_ABOVE_MW)
         fprintf(stdout, ",\"ion_above_mw\":%u", v->ion_above);
     fputs(",\"control\":", stdout);

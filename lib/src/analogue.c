@@ -38,6 +38,103 @@ bool sm_library_fentanyl_class(const sm_library *lib, size_t i)
 }
 
 /* ------------------------------------------------------------------ */
+/* Isomers that EI spectra do not tell apart                           */
+
+/* Fentanyl analogues that differ only in where a ring substituent sits (ortho, meta,
+ * para; 2- or 3-furanyl) or in how a four-carbon-or-longer acyl chain is branched,
+ * unsaturated or closed into a ring (butyryl / isobutyryl; crotonyl / cyclopropyl)
+ * give practically the same EI spectrum: the fragments that carry the difference
+ * are the same ions. Which of those a compound has is read from its name, the way
+ * the seized-drug libraries write them (SWGDRUG's "para-Fluoro ...", "2'-Fluoro ...",
+ * "Isobutyryl ...") and the systematic forms ("N-(4-fluorophenyl)-...butanamide"). */
+static const char *const RING_ISOMERS =
+    "ring-position isomers (the same substituent elsewhere on the ring)";
+static const char *const ACYL_ISOMERS =
+    "acyl-group isomers (branched, unsaturated or cyclic acyl groups of one formula)";
+
+/* Substituents whose ring position a numeric locant states. */
+static const char *const ring_substituents[] = {
+    "fluoro", "chloro", "bromo", "iodo", "methoxy", "methylphen", "furan", "thiophen", "thienyl",
+};
+
+/* Acyl groups (or their systematic amide names) with isomers of the same formula. */
+static const char *const acyl_words[] = {
+    "butyr", "valer", "pivalo", "croton", "senecio", "methacryl", "cycloprop", "cyclobut",
+    "cyclopent", "cyclohex", "hexanoyl", "pentanoyl", "heptanoyl", "furan", "thiophen",
+    "butanamide", "butenamide", "pentanamide", "pentenamide", "hexanamide", "carboxamide",
+};
+
+static bool starts_with_ci(const char *s, const char *word)
+{
+    for (; *word; s++, word++)
+        if (tolower((unsigned char)*s) != *word)
+            return false;
+    return true;
+}
+
+/* Whether the name states a ring position: the words ortho, meta, para (alone or
+ * before '-'), o-/m-/p- starting a word, a primed locant (2'-, 3'-, 4'-), or a plain
+ * locant 2- to 6- before a ring substituent — not after cis-/trans-, where the
+ * locant is the piperidine's (cis-3-methylfentanyl). */
+static bool ring_position_named(const char *name)
+{
+    for (const char *p = name; *p; p++) {
+        bool word_start = p == name || !isalnum((unsigned char)p[-1]);
+        if (!word_start)
+            continue;
+        static const char *const pos_words[] = {"ortho", "meta", "para"};
+        for (size_t w = 0; w < 3; w++) {
+            size_t len = strlen(pos_words[w]);
+            if (starts_with_ci(p, pos_words[w]) && (p[len] == '-' || p[len] == ' '))
+                return true;
+        }
+        char c = (char)tolower((unsigned char)*p);
+        if ((c == 'o' || c == 'm' || c == 'p') && p[1] == '-' && isalpha((unsigned char)p[2]))
+            return true;
+        if (*p < '2' || *p > '6' || (p > name && p[-1] == ','))
+            continue;
+        if (p[1] == '\'' && p[2] == '-')
+            return true;
+        if (p[1] != '-')
+            continue;
+        if ((p - name >= 4 && starts_with_ci(p - 4, "cis-")) ||
+            (p - name >= 6 && starts_with_ci(p - 6, "trans-")))
+            continue;
+        for (size_t k = 0; k < sizeof ring_substituents / sizeof ring_substituents[0]; k++)
+            if (starts_with_ci(p + 2, ring_substituents[k]))
+                return true;
+    }
+    return false;
+}
+
+/* A ring named in a word that goes on to "ethyl" (furanylethyl, thienylethyl) is the
+ * phenethyl part's ring, not the acyl group. */
+static bool ethyl_linked(const char *word)
+{
+    const char *end = word;
+    while (isalpha((unsigned char)*end))
+        end++;
+    for (const char *p = word; p + 5 <= end; p++)
+        if (starts_with_ci(p, "ethyl"))
+            return true;
+    return false;
+}
+
+const char *sm_library_unresolved_isomers(const sm_library *lib, size_t i)
+{
+    if (lib == NULL || i >= sm_library_size(lib) || !sm_library_fentanyl_class(lib, i))
+        return "";
+    const char *name = sm_library_field(lib, i, SM_FIELD_NAME);
+    if (ring_position_named(name))
+        return RING_ISOMERS;
+    for (const char *p = name; *p; p++)
+        for (size_t k = 0; k < sizeof acyl_words / sizeof acyl_words[0]; k++)
+            if (starts_with_ci(p, acyl_words[k]) && !ethyl_linked(p))
+                return ACYL_ISOMERS;
+    return "";
+}
+
+/* ------------------------------------------------------------------ */
 /* What a shift may stand for                                          */
 
 typedef struct subst {

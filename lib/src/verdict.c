@@ -155,6 +155,7 @@ sm_status sm_judge(const sm_library *lib, sm_nominal q, const sm_hit *hits, size
     else
         sm_judge_defaults(&p);
     memset(out, 0, sizeof *out);
+    out->unresolved = "";
     out->best = SIZE_MAX;
     out->competitor = SIZE_MAX;
     out->status = SM_VERDICT_NO_MATCH;
@@ -235,7 +236,11 @@ sm_status sm_judge(const sm_library *lib, sm_nominal q, const sm_hit *hits, size
     else if (close_other)
         out->reason = SM_REASON_UNRESOLVED;
     else {
-        out->status = out->n_group > 1 ? SM_VERDICT_ISOMERS : SM_VERDICT_IDENTIFIED;
+        /* A fentanyl analogue whose isomers EI-MS does not tell apart is named at the
+         * isomer level even when the library holds none of those isomers. */
+        out->unresolved = sm_library_unresolved_isomers(lib, b->index);
+        out->status = out->n_group > 1 || *out->unresolved ? SM_VERDICT_ISOMERS
+                                                           : SM_VERDICT_IDENTIFIED;
         out->reason = SM_REASON_NONE;
         return SM_OK;
     }

@@ -95,6 +95,16 @@ check analogue_given_mw 0 "" '"query_mw":354,"mw_source":"given"' -- \
     "$SM" search --format jsonl --top 1 --mw 354 madeup.msp
 check analogues_forced 0 "" "Analogue analysis: " -- "$SM" search --analogues --top 3 "$SPECTRA/$S"
 check bad_mw 2 "--mw expects" -- "$SM" search --mw 0 "$SPECTRA/$S"
+# A ring-substituted fentanyl analogue (SWGDRUG's p-fluorofentanyl spectrum, which the
+# library holds): named at the isomer level, the kind of isomer said.
+awk 'BEGIN { RS = ""; ORS = "\n\n" } /^Name: p-Fluorofentanyl\n/ { print }' \
+    "$SPECTRA/swgdrug-3.4.msp" >"$TMP/pfluoro.msp"
+check unresolved_isomers_table 0 "" \
+    "Verdict: ISOMERS: p-Fluorofentanyl \\(MF 999\\) or an isomer of it" -- \
+    "$SM" search --top 3 pfluoro.msp
+check unresolved_isomers_jsonl 0 "" \
+    '"status":"isomers","best":"p-Fluorofentanyl".*"unresolved_isomers":"ring-position isomers' -- \
+    "$SM" search --format jsonl --top 3 pfluoro.msp
 # A compound not in the library (the first MassBank negative): no match, the reason said.
 awk 'BEGIN { RS = ""; ORS = "\n\n" } NR == 1 { print; exit }' \
     "$SPECTRA/massbank-ei-not-in-library.msp" >"$TMP/negative.msp"

@@ -358,7 +358,9 @@ typedef enum sm_verdict_status {
                                 the evidence contradicts or cannot separate the hits */
     SM_VERDICT_IDENTIFIED,   /* the best hit, distinct enough from every other compound */
     SM_VERDICT_ISOMERS,      /* the best hits are compounds of one nominal mass (or one
-                                formula) that this spectrum cannot tell apart */
+                                formula) that this spectrum cannot tell apart, or the
+                                best is a fentanyl analogue whose isomers EI-MS does
+                                not tell apart (sm_verdict.unresolved) */
     SM_VERDICT_ANALOGUE      /* suspected analogue not in the library (hybrid search) */
 } sm_verdict_status;
 
@@ -398,8 +400,8 @@ typedef struct sm_verdict {
     sm_verdict_status status;
     sm_verdict_reason reason;
     size_t best;            /* position in hits[] of the best hit; SIZE_MAX when none */
-    size_t n_group;         /* compounds the verdict names: 1 identified, >= 2 isomers,
-                               0 no_match */
+    size_t n_group;         /* compounds the verdict names: 1 identified, >= 2 isomers
+                               (1 when only `unresolved` makes it isomers), 0 no_match */
     size_t group[SM_VERDICT_MAX_GROUP]; /* positions in hits[] of each named compound's
                                            best hit, best first */
     size_t competitor;      /* position in hits[] of the best compound outside the group
@@ -410,6 +412,9 @@ typedef struct sm_verdict {
                                says: 0..1 */
     double features[8];     /* what the confidence was computed from (for calibration
                                programs): see verdict.c */
+    const char *unresolved; /* isomers: kind of isomer of the best compound that EI-MS
+                               does not exclude, the library holding them or not
+                               (sm_library_unresolved_isomers); "" when none */
 } sm_verdict;
 
 /* Judges a search: hits as sm_search_nominal returned them (best first, k of at least
@@ -469,6 +474,13 @@ SM_API void sm_estimate_mw(sm_nominal unknown, sm_mw_estimate *out);
  * control table: class fentanyl-analogue, -precursor or -metabolite, or an internal
  * standard labelled from one (false without a table). */
 SM_API bool sm_library_fentanyl_class(const sm_library *lib, size_t i);
+
+/* For a fentanyl-class spectrum i whose compound has isomers that EI spectra do not
+ * tell apart, what they are: "ring-position isomers ..." when its name places a
+ * substituent or a heteroaryl ring at a stated ring position, "acyl-group isomers ..."
+ * when its acyl group (four carbons or more, or a furan or thiophene) has branched,
+ * unsaturated or cyclic isomers of one formula; "" otherwise (docs/VERDICTS.md). */
+SM_API const char *sm_library_unresolved_isomers(const sm_library *lib, size_t i);
 
 /* What a mass shift may stand for: up to max_out short texts from the documented
  * table of substitutions (docs/ANALOGUES.md), e.g. +14 -> "CH2 (a methyl group, or
