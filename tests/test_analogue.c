@@ -56,6 +56,7 @@ static void test_fentanyl_left_out(void **state)
     sm_searcher_set_skip(searcher, skip);
     size_t queries = 0, analogue = 0, iso_fentanyl = 0, identified = 0, none = 0;
     size_t explainable = 0, explained = 0, unresolved = 0;
+    size_t precursors = 0, found_not_precursor = 0; /* analogues and metabolites */
     for (size_t i = 0; i < n; i++) {
         if (strncmp(sm_library_control(lib, i, SM_CONTROL_CLASS), "fentanyl-", 9) != 0)
             continue;
@@ -72,7 +73,13 @@ static void test_fentanyl_left_out(void **state)
         sm_verdict v;
         sm_analogue a;
         queries++;
-        switch (final_verdict(q, &v, &a, h, nh)) {
+        bool precursor =
+            strcmp(sm_library_control(lib, i, SM_CONTROL_CLASS), "fentanyl-precursor") == 0;
+        precursors += precursor;
+        sm_verdict_status fv = final_verdict(q, &v, &a, h, nh);
+        if (!precursor && (fv == SM_VERDICT_ANALOGUE || fv == SM_VERDICT_ISOMERS))
+            found_not_precursor++;
+        switch (fv) {
         case SM_VERDICT_ANALOGUE: {
             analogue++;
             /* the closest analogue is fentanyl-class and reaches the threshold */
@@ -118,6 +125,8 @@ static void test_fentanyl_left_out(void **state)
     assert_int_equal(iso_fentanyl, 86);
     assert_int_equal(unresolved, 30);
     assert_int_equal(identified, 3);
+    assert_int_equal(precursors, 14);
+    assert_int_equal(found_not_precursor, 147); /* of 153 */
     assert_int_equal(none, 9);
     assert_int_equal(explainable, 53);
     assert_int_equal(explained, 48);
