@@ -19,6 +19,9 @@
 
 #include "specmatch/specmatch.h"
 
+/* A library spectrum's peaks, unpacked (used by one thread, one spectrum at a time). */
+static sm_nominal_buf lib_buf;
+
 #define KEY 64
 
 static double now(void)
@@ -142,7 +145,7 @@ int main(int argc, char **argv)
             for (size_t j = 0; j < n; j++)
                 done[j] |= skip[j];
         }
-        sm_nominal q = sm_library_nominal(lib, i);
+        sm_nominal q = sm_library_nominal(lib, i, &lib_buf);
         if (sm_search_nominal(s, q, SM_ANALOGUE_HITS, SIZE_MAX, h, &nh, &e) != SM_OK)
             return 1;
         sm_analogue a;

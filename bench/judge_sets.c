@@ -19,6 +19,9 @@
 
 #include "specmatch/specmatch.h"
 
+/* A library spectrum's peaks, unpacked (used by one thread, one spectrum at a time). */
+static sm_nominal_buf lib_buf;
+
 #define K 10
 #define KEY 64
 
@@ -161,15 +164,15 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (count[i] < 2)
             continue;
-        sm_search_nominal(s, sm_library_nominal(lib, i), K, i, h, &nh, &e);
-        print_hits("swg-rep", i, lk.key[i], 1, lib, &lk, sm_library_nominal(lib, i), h, nh);
+        sm_search_nominal(s, sm_library_nominal(lib, i, &lib_buf), K, i, h, &nh, &e);
+        print_hits("swg-rep", i, lk.key[i], 1, lib, &lk, sm_library_nominal(lib, i, &lib_buf), h, nh);
     }
     sm_searcher_set_skip(s, skip);
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++)
             skip[j] = strcmp(lk.key[i], lk.key[j]) == 0;
-        sm_search_nominal(s, sm_library_nominal(lib, i), K, SIZE_MAX, h, &nh, &e);
-        print_hits("swg-lco", i, lk.key[i], 0, lib, &lk, sm_library_nominal(lib, i), h, nh);
+        sm_search_nominal(s, sm_library_nominal(lib, i, &lib_buf), K, SIZE_MAX, h, &nh, &e);
+        print_hits("swg-lco", i, lk.key[i], 0, lib, &lk, sm_library_nominal(lib, i, &lib_buf), h, nh);
     }
     sm_searcher_set_skip(s, NULL);
     int rc = external("mb-in", argv[2], lib, &lk, s) | external("mb-out", argv[3], lib, &lk, s);

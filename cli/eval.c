@@ -89,6 +89,10 @@ static double score_of(enum score sc, sm_nominal q, sm_nominal l)
     return 0;
 }
 
+/* A library spectrum's peaks, unpacked: eval runs on one thread and uses each
+ * spectrum before it asks for the next. */
+static sm_nominal_buf eval_buf;
+
 /* Top hits by a score other than the identity MF: every library spectrum scored. */
 static size_t rank_exhaustive(const eval_ctx *c, sm_nominal q, size_t exclude, sm_hit *top,
                               size_t k)
@@ -97,7 +101,7 @@ static size_t rank_exhaustive(const eval_ctx *c, sm_nominal q, size_t exclude, s
     for (size_t i = 0; i < sm_library_size(c->lib); i++) {
         if (i == exclude)
             continue;
-        double s = score_of(c->score, q, sm_library_nominal(c->lib, i));
+        double s = score_of(c->score, q, sm_library_nominal(c->lib, i, &eval_buf));
         if (n == k && s <= top[k - 1].mf)
             continue;
         size_t pos = n < k ? n++ : k - 1;
@@ -713,7 +717,7 @@ int cmd_eval(int argc, char **argv)
                 same += strcmp(c.key[i], c.key[j]) == 0;
             if (same < 2)
                 continue;
-            sm_nominal l = sm_library_nominal(lib, i);
+            sm_nominal l = sm_library_nominal(lib, i, &eval_buf);
             query *x = &qs[nq++];
             x->name = strdup(sm_library_field(lib, i, SM_FIELD_NAME));
             x->mz = malloc((l.n ? l.n : 1) * sizeof *x->mz);

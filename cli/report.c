@@ -444,10 +444,14 @@ static void write_verdict(doc *d, const entry *e)
 }
 
 
+/* The library spectrum being plotted: reports are written one plot at a time, on
+ * one thread. */
+static sm_nominal_buf plot_buf;
+
 /* The unknown against its closest analogue, the ions that carry the shift marked. */
 static int analogue_plot(doc *d, const entry *e, const sm_analogue_hit *h)
 {
-    sm_nominal l = sm_library_nominal(e->lib, e->hits[h->hit].index);
+    sm_nominal l = sm_library_nominal(e->lib, e->hits[h->hit].index, &plot_buf);
     uint8_t *flags = malloc(l.n ? l.n : 1);
     if (flags == NULL)
         return -1;
@@ -545,7 +549,8 @@ static int write_hits(doc *d, const entry *e)
         if (sm_library_control_summary(e->lib, h->index, ctl, sizeof ctl) > 0 && len > 0)
             snprintf(subtitle + len, sizeof subtitle - (size_t)len,
                      " \u2014 control status: %s", ctl);
-        mirror_plot p = {e->q, sm_library_nominal(e->lib, h->index), title, subtitle, NULL, 0};
+        mirror_plot p = {e->q, sm_library_nominal(e->lib, h->index, &plot_buf), title, subtitle,
+                         NULL, 0};
         if (plot(d, &p) != 0)
             return -1;
     }

@@ -614,6 +614,11 @@ static sm_status judge_chunk(search_ctx *c, rec *recs, size_t nrec, sm_error *er
 static int plot_hits(const search_ctx *c, const rec *x, const char *qname, size_t nh)
 {
     int code = EXIT_OK;
+    sm_nominal_buf *buf = malloc(sizeof *buf); /* the hit's peaks, one at a time */
+    if (buf == NULL) {
+        cli_errorf("out of memory");
+        return EXIT_IO;
+    }
     for (size_t j = 0; j < nh; j++) {
         const sm_hit *h = &c->hits[j];
         char base[4096], title[1024], subtitle[1024], ctl[512];
@@ -625,7 +630,7 @@ static int plot_hits(const search_ctx *c, const rec *x, const char *qname, size_
         if (*control_of(c, h->index, ctl, sizeof ctl) && len > 0)
             snprintf(subtitle + len, sizeof subtitle - (size_t)len,
                      " \u2014 control status: %s", ctl);
-        mirror_plot p = {{x->n, x->mz, x->in}, sm_library_nominal(c->lib, h->index), title,
+        mirror_plot p = {{x->n, x->mz, x->in}, sm_library_nominal(c->lib, h->index, buf), title,
                          subtitle, NULL, 0};
         code = cli_worse(code, mirror_plot_write(base, &p));
     }
@@ -633,10 +638,11 @@ static int plot_hits(const search_ctx *c, const rec *x, const char *qname, size_
     if (x->analogue_ran && x->analogue.n > 0 &&
         (x->verdict.status == SM_VERDICT_ANALOGUE || c->analogues)) {
         const sm_analogue_hit *a = &x->analogue.best[0];
-        sm_nominal l = sm_library_nominal(c->lib, c->hits[a->hit].index);
+        sm_nominal l = sm_library_nominal(c->lib, c->hits[a->hit].index, buf);
         uint8_t *flags = malloc(l.n ? l.n : 1);
         if (flags == NULL) {
             cli_errorf("out of memory");
+            free(buf);
             return EXIT_IO;
         }
         char base[4096], title[1024], subtitle[256];
@@ -651,6 +657,7 @@ static int plot_hits(const search_ctx *c, const rec *x, const char *qname, size_
         code = cli_worse(code, mirror_plot_write(base, &p));
         free(flags);
     }
+    free(buf);
     return code;
 }
 

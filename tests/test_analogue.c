@@ -3,6 +3,10 @@
  * and the substitution table. The counts are those docs/ANALOGUES.md reports. */
 #include "test_common.h"
 
+/* A library spectrum's peaks, unpacked (one at a time). */
+static sm_nominal_buf lib_buf;
+
+
 static sm_library *lib;
 static sm_searcher *searcher;
 static sm_shifter *shifter;
@@ -65,7 +69,7 @@ static void test_fentanyl_left_out(void **state)
             skip[j] = strcmp(key[i], key[j]) == 0;
         sm_hit h[SM_ANALOGUE_HITS];
         size_t nh;
-        sm_nominal q = sm_library_nominal(lib, i);
+        sm_nominal q = sm_library_nominal(lib, i, &lib_buf);
         assert_int_equal(sm_search_nominal(searcher, q, SM_ANALOGUE_HITS, SIZE_MAX, h, &nh, &e),
                          SM_OK);
         for (size_t j = 0; j < nh; j++)
@@ -256,7 +260,7 @@ static void test_unresolved_isomers(void **state)
     static const char *const kind[2] = {"ring-position", "acyl-group"};
     for (int t = 0; t < 2; t++) {
         size_t i = find_name(flagged[t]);
-        q = sm_library_nominal(lib, i);
+        q = sm_library_nominal(lib, i, &lib_buf);
         assert_int_equal(sm_search_nominal(searcher, q, SM_JUDGE_HITS, SIZE_MAX, h, &nh, &e),
                          SM_OK);
         assert_int_equal(h[0].index, i);
@@ -268,7 +272,7 @@ static void test_unresolved_isomers(void **state)
     }
     /* fentanyl itself is identified */
     size_t fentanyl = find_name("Fentanyl");
-    q = sm_library_nominal(lib, fentanyl);
+    q = sm_library_nominal(lib, fentanyl, &lib_buf);
     assert_int_equal(sm_search_nominal(searcher, q, SM_JUDGE_HITS, SIZE_MAX, h, &nh, &e), SM_OK);
     assert_int_equal(sm_judge(lib, q, h, nh, NULL, &v, &e), SM_OK);
     assert_int_equal(v.status, SM_VERDICT_IDENTIFIED);
@@ -287,7 +291,7 @@ static void test_given_mw(void **state)
     assert_int_not_equal(cyclopentyl, SIZE_MAX);
     sm_hit h[SM_ANALOGUE_HITS];
     size_t nh;
-    sm_nominal q = sm_library_nominal(lib, cyclopentyl);
+    sm_nominal q = sm_library_nominal(lib, cyclopentyl, &lib_buf);
     assert_int_equal(sm_search_nominal(searcher, q, SM_ANALOGUE_HITS, cyclopentyl, h, &nh, &e),
                      SM_OK);
     sm_analogue_params p;

@@ -4,6 +4,7 @@
 #include "test_common.h"
 
 #include "kernels/kernels.h"
+#include "sm_internal.h"
 
 #define MAXN 1040
 #define MAXOFF 3
@@ -202,8 +203,87 @@ static void check_bound(const sm_kernel *k, size_t n, size_t oi, size_t ov, bool
     check_sum(k->name, "bound_sums t2_num", n, got.t2_num, want.t2_num, (double)want.t2_den);
 }
 
+/* Packs s, checks the word count against the format's rule, unpacks with k (output
+ * at offset off, input at offset woff: unaligned) and compares with s. */
+static void check_unpack_one(const sm_kernel *k, sm_nominal s, size_t off, size_t woff)
+{
+    static uint16_t w[SM_MAX_NOMINAL_MZ + 1 + MAXOFF];
+    static uint16_t mz[SM_MAX_NOMINAL_MZ + 1 + MAXOFF], in[SM_MAX_NOMINAL_MZ + 1 + MAXOFF];
+    size_t nw = sm_pack_(s, NULL);
+    assert_true(nw <= SM_MAX_NOMINAL_MZ + 1);
+    assert_int_equal(sm_pack_(s, w + woff), nw);
+    /* words: one a peak, plus escapes for each step over 64 */
+    size_t want = s.n;
+    for (size_t j = 0; j < s.n; j++) {
+        long d = (long)s.mz[j] - (j ? (long)s.mz[j - 1] : -1);
+        while (d > SM_PACK_STEP) {
+            long e = (d - 1) / SM_PACK_STEP;
+            d -= (e > 64 ? 64 : e) * SM_PACK_STEP;
+            want++;
+        }
+    }
+    assert_int_equal(nw, want);
+    memset(mz, 0xA5, sizeof mz);
+    memset(in, 0xA5, sizeof in);
+    size_t n = k->unpack(w + woff, nw, mz + off, in + off);
+    if (n != s.n)
+        fail_msg("%s unpack: %zu peaks, expected %zu", k->name, n, s.n);
+    for (size_t j = 0; j < n; j++)
+        if (mz[off + j] != s.mz[j] || in[off + j] != s.intensity[j])
+            fail_msg("%s unpack: peak %zu is (%u, %u), expected (%u, %u)", k->name, j,
+                     mz[off + j], in[off + j], s.mz[j], s.intensity[j]);
+    for (size_t j = 0; j < off; j++) /* nothing written before the output */
+        assert_int_equal(mz[j], 0xA5A5);
+}
+
+/* Packed peaks back as they were: every step size (1, 64, 65, 4,096, 4,160 and more
+ * with escapes), m/z 0 and 5,000, intensities 1 and 999, empty, one peak, every m/z. */
+static void check_unpack(const sm_kernel *k)
+{
+    static uint16_t mz[SM_MAX_NOMINAL_MZ + 1], in[SM_MAX_NOMINAL_MZ + 1];
+    sm_nominal s = {0, mz, in};
+    check_unpack_one(k, s, 0, 0);
+    /* all 5,001 m/z, then every other, then sparse random ones */
+    for (unsigned stride = 1; stride <= 3; stride++) {
+        s.n = 0;
+        for (unsigned m = 0; m <= SM_MAX_NOMINAL_MZ; m += stride) {
+            mz[s.n] = (uint16_t)m;
+            in[s.n++] = (uint16_t)(1 + lcg() % 999);
+        }
+        check_unpack_one(k, s, stride % 2, stride % 3);
+    }
+    static const unsigned steps[] = {1, 2, 63, 64, 65, 127, 128, 129, 4095, 4096, 4097,
+                                     4160, 4161, 4999, 5000};
+    for (size_t a = 0; a < sizeof steps / sizeof steps[0]; a++) {
+        /* one peak at m/z step - 1 (its step from -1), then pairs step apart */
+        s.n = 0;
+        mz[s.n] = (uint16_t)(steps[a] - 1);
+        in[s.n++] = 999;
+        check_unpack_one(k, s, 1, 0);
+        s.n = 0;
+        for (unsigned m = 0; m <= SM_MAX_NOMINAL_MZ; m += steps[a]) {
+            mz[s.n] = (uint16_t)m;
+            in[s.n] = s.n % 2 ? 1 : 999;
+            s.n++;
+        }
+        check_unpack_one(k, s, 2, 1);
+    }
+    for (int rep = 0; rep < 200; rep++) {
+        s.n = 0;
+        unsigned m = lcg() % 300;
+        while (m <= SM_MAX_NOMINAL_MZ) {
+            mz[s.n] = (uint16_t)m;
+            in[s.n++] = (uint16_t)(1 + lcg() % 999);
+            unsigned r = lcg() % 100;
+            m += r < 80 ? 1 + lcg() % 8 : r < 95 ? 1 + lcg() % 100 : 1 + lcg() % 3000;
+        }
+        check_unpack_one(k, s, (size_t)rep % (MAXOFF + 1), (size_t)rep % 3);
+    }
+}
+
 static void run_all(const sm_kernel *k)
 {
+    check_unpack(k);
     lcg_state = 12345u;
     for (int zeros = 0; zeros <= 1; zeros++) {
         for (size_t n = 0; n <= 64 + sizeof lengths / sizeof lengths[0]; n++) {

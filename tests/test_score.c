@@ -242,14 +242,24 @@ static double norm_of(sm_nominal l)
     return s;
 }
 
+/* The bound as the search takes it: l packed (kernels.h), unpacked when the first
+ * pass does not decide. */
+static double packed_bound(const sm_qdense *d, const sm_kernel *k, sm_nominal l, double enough)
+{
+    static uint16_t w[SM_MAX_NOMINAL_MZ + 1];
+    static sm_nominal_buf scratch;
+    size_t nw = sm_pack_(l, w);
+    return sm_match_factor_bound_(d, k, w, nw, norm_of(l), enough, &scratch);
+}
+
 static void bound_above(sm_qdense *d, const sm_kernel *k, sm_nominal u, sm_nominal l,
                         size_t *checked)
 {
     sm_qdense_set_(d, u);
     /* both passes (nothing is enough), and the first alone (anything is) */
     double mf = sm_match_factor(u, l, 0);
-    double b = sm_match_factor_bound_(d, k, l, norm_of(l), -INFINITY);
-    double b1 = sm_match_factor_bound_(d, k, l, norm_of(l), INFINITY);
+    double b = packed_bound(d, k, l, -INFINITY);
+    double b1 = packed_bound(d, k, l, INFINITY);
     sm_qdense_clear_(d, u);
     if (!(b >= mf))
         fail_msg("%s: bound %.17g below the MF %.17g", k->name, b, mf);
@@ -267,6 +277,9 @@ static void test_search_bound(void **state)
     static const uint16_t umz[] = {50, 52, 60}, uin[] = {999, 500, 200};
     static const uint16_t vmz[] = {50, 51, 52, 55, 60}, vin[] = {999, 300, 500, 80, 150};
     static const uint16_t ones_mz[] = {40, 41, 50, 51, 52}, ones_in[] = {1, 1, 999, 1, 3};
+    /* steps past 64 and 4,096 m/z, a first peak above 63: escape words when packed */
+    static const uint16_t gap_mz[] = {100, 101, 300, 4500, 4501}, gap_in[] = {2, 999, 400, 300, 7};
+    static const uint16_t gap2_mz[] = {99, 101, 300, 4500}, gap2_in[] = {50, 999, 350, 200};
     size_t kernels = 0;
     for (size_t ki = 0; ki < sm_kernel_count(); ki++) {
         if (!sm_kernel_supported_at(ki))
@@ -279,12 +292,14 @@ static void test_search_bound(void **state)
         sm_nominal u = view(umz, uin, 3), v = view(vmz, vin, 5);
         sm_qdense_set_(d, u);
         double mf = sm_match_factor(u, v, 0);
-        double b = sm_match_factor_bound_(d, k, v, norm_of(v), -INFINITY);
+        double b = packed_bound(d, k, v, -INFINITY);
         sm_qdense_clear_(d, u);
         assert_true(b >= mf && b <= mf * 1.0011 + 0.5);
         assert_true(mf < 900.0); /* (T1 + 1)/2 would allow well above */
         bound_above(d, k, view(ones_mz, ones_in, 5), v, &checked);
         bound_above(d, k, v, view(ones_mz, ones_in, 5), &checked);
+        bound_above(d, k, view(gap_mz, gap_in, 5), view(gap2_mz, gap2_in, 4), &checked);
+        bound_above(d, k, view(gap2_mz, gap2_in, 4), view(gap_mz, gap_in, 5), &checked);
         for (size_t i = 0; i < r.nq; i++)
             for (size_t j = 0; j < r.nl; j++) {
                 sm_nominal a = view(r.q[i].mz, r.q[i].in, r.q[i].n);

@@ -3,6 +3,11 @@
 
 #include "sm_internal.h"
 
+/* A library spectrum's peaks, unpacked (one at a time). */
+static sm_nominal_buf lib_buf;
+static sm_nominal_buf hit_buf; /* a second one, for its rank-1 hit */
+
+
 static sm_library *lib;
 static sm_searcher *searcher;
 
@@ -76,10 +81,10 @@ static void test_self_search(void **state)
     for (size_t i = 0; i < n_lib; i++) {
         sm_hit h;
         size_t n = 0;
-        sm_nominal q = sm_library_nominal(lib, i);
+        sm_nominal q = sm_library_nominal(lib, i, &lib_buf);
         assert_int_equal(sm_search_nominal(searcher, q, 1, SIZE_MAX, &h, &n, &e), SM_OK);
         assert_int_equal(n, 1);
-        if (same_spectrum(q, sm_library_nominal(lib, h.index)) && sm_mf_display(h.mf) >= 998)
+        if (same_spectrum(q, sm_library_nominal(lib, h.index, &hit_buf)) && sm_mf_display(h.mf) >= 998)
             ok++;
         else
             fprintf(stderr, "spectrum %zu: rank 1 is %zu with MF %.2f\n", i, h.index, h.mf);
@@ -320,6 +325,55 @@ static void test_bad_query(void **state)
     assert_non_null(strstr(e.message, "no peaks"));
 }
 
+/* An opened library keeps its peaks packed and, opened for searching, its strings
+ * with sparse offsets: every spectrum and every kept string reads back as the file
+ * has it (read raw, without the index). */
+static void test_packed_and_sparse(void **state)
+{
+    (void)state;
+    sm_error e = {0};
+    sm_library raw;
+    memset(&raw, 0, sizeof raw);
+    assert_int_equal(sm_h5_read_(SM_DEFAULT_LIBRARY, &raw, 0, &e), SM_OK);
+    sm_library *so = NULL;
+    assert_int_equal(sm_library_open_ex(SM_DEFAULT_LIBRARY, SM_OPEN_SEARCH_ONLY, &so, &e),
+                     SM_OK);
+    assert_non_null(lib->nom_w);
+    assert_null(lib->nom_mz);
+    assert_non_null(lib->col[SM_FIELD_NAME].off); /* opened in full: offsets kept */
+    assert_null(so->col[SM_FIELD_NAME].off);
+    assert_non_null(so->col[SM_FIELD_NAME].sparse);
+    assert_null(so->ctl[SM_CONTROL_CLASS].off);
+    assert_non_null(so->ctl[SM_CONTROL_CLASS].sparse);
+    size_t n = sm_library_size(lib), escapes = 0;
+    assert_int_equal(sm_library_size(so), n);
+    static const sm_field kept[] = {SM_FIELD_NAME, SM_FIELD_INCHIKEY, SM_FIELD_FORMULA,
+                                    SM_FIELD_CAS, SM_FIELD_ID};
+    for (size_t i = 0; i < n; i++) {
+        sm_nominal want = sm_nominal_at_(&raw, i, NULL, NULL);
+        sm_nominal got = sm_library_nominal(lib, i, &lib_buf);
+        assert_true(same_spectrum(got, want));
+        got = sm_library_nominal(so, i, &hit_buf);
+        assert_true(same_spectrum(got, want));
+        size_t p = lib->index->pos_of[i];
+        escapes += (size_t)(lib->nom_off[p + 1] - lib->nom_off[p]) - want.n;
+        for (size_t f = 0; f < sizeof kept / sizeof kept[0]; f++)
+            assert_string_equal(sm_library_field(so, i, kept[f]),
+                                sm_library_field(&raw, i, kept[f]));
+        for (int f = 0; f < SM_CONTROL_COUNT; f++)
+            assert_string_equal(sm_library_control(so, i, (sm_control_field)f),
+                                sm_library_control(&raw, i, (sm_control_field)f));
+    }
+    /* words beyond one a peak: a step over 64 m/z between neighbouring peaks, or a
+     * first peak above m/z 63 */
+    assert_int_equal(lib->n_words, raw.n_nom + escapes);
+    assert_int_equal(escapes, 232); /* of 396,397 peaks */
+    assert_int_equal(sm_library_nominal(lib, n, &lib_buf).n, 0); /* out of range */
+    assert_int_equal(sm_library_nominal(lib, 0, NULL).n, 0);
+    sm_library_close(so);
+    sm_library_free_contents_(&raw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_batch_threads),
         cmocka_unit_test(test_min_mf),
         cmocka_unit_test(test_bad_query),
+        cmocka_unit_test(test_packed_and_sparse),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,10 @@
  * and the rates on the sets docs/VERDICTS.md reports. */
 #include "test_common.h"
 
+/* A library spectrum's peaks, unpacked (one at a time). */
+static sm_nominal_buf lib_buf;
+
+
 static sm_library *lib;
 static sm_searcher *searcher;
 
@@ -144,11 +148,11 @@ static void test_isomers(void **state)
     size_t i = 25;
     assert_string_equal(sm_library_field(lib, i, SM_FIELD_NAME),
                         "N-Propyl-3,4-methylenedioxyamphetamine");
-    assert_int_equal(sm_search_nominal(searcher, sm_library_nominal(lib, i), SM_JUDGE_HITS, i, h,
+    assert_int_equal(sm_search_nominal(searcher, sm_library_nominal(lib, i, &lib_buf), SM_JUDGE_HITS, i, h,
                                        &n, &e),
                      SM_OK);
     sm_verdict v;
-    assert_int_equal(sm_judge(lib, sm_library_nominal(lib, i), h, n, NULL, &v, &e), SM_OK);
+    assert_int_equal(sm_judge(lib, sm_library_nominal(lib, i, &lib_buf), h, n, NULL, &v, &e), SM_OK);
     assert_int_equal(v.status, SM_VERDICT_ISOMERS);
     assert_int_equal(v.n_group, 2);
     char k0[64], k1[64];
@@ -210,7 +214,7 @@ static void test_replicate_rates(void **state)
         queries++;
         sm_hit h[SM_JUDGE_HITS];
         size_t n;
-        sm_nominal q = sm_library_nominal(lib, i);
+        sm_nominal q = sm_library_nominal(lib, i, &lib_buf);
         assert_int_equal(sm_search_nominal(searcher, q, SM_JUDGE_HITS, i, h, &n, &e), SM_OK);
         sm_verdict v;
         assert_int_equal(sm_judge(lib, q, h, n, NULL, &v, &e), SM_OK);

@@ -272,11 +272,14 @@ sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_nominal 
         }
     }
 
+    sm_nominal_buf *buf = malloc(sizeof *buf);
+    if (buf == NULL)
+        return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     cand best[SM_ANALOGUE_MAX] = {{0, 0, 0}};
     char keys[SM_ANALOGUE_MAX][64];
     size_t nb = 0;
     for (size_t j = 0; j < n_hits && j < SM_ANALOGUE_HITS; j++) {
-        sm_nominal l = sm_library_nominal(lib, hits[j].index);
+        sm_nominal l = sm_library_nominal(lib, hits[j].index, buf);
         double lmw = sm_library_mw(lib, hits[j].index);
         int shifts[6];
         size_t ns = 0;
@@ -348,10 +351,12 @@ sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_nominal 
     out->n = nb;
     for (size_t k = 0; k < nb; k++) {
         sm_analogue_hit *a = &out->best[k];
-        sm_nominal l = sm_library_nominal(lib, hits[best[k].hit].index);
+        sm_nominal l = sm_library_nominal(lib, hits[best[k].hit].index, buf);
         uint8_t *flag = malloc(l.n ? l.n : 1);
-        if (flag == NULL)
+        if (flag == NULL) {
+            free(buf);
             return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
+        }
         a->hit = best[k].hit;
         a->delta_m = best[k].dm;
         a->hybrid_mf = sm_hybrid_match_factor_ex(q, l, a->delta_m, &a->n_direct, &a->n_shifted,
@@ -374,6 +379,7 @@ sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_nominal 
                       : "";
         free(flag);
     }
+    free(buf);
 
     out->suspected = nb > 0 && sm_library_fentanyl_class(lib, hits[out->best[0].hit].index) &&
                      out->best[0].hybrid_mf >= p.min_hybrid &&

@@ -446,6 +446,7 @@ static void free_ctl(sm_library *lib)
     for (int f = 0; f < SM_CONTROL_COUNT; f++) {
         free(lib->ctl[f].data);
         free(lib->ctl[f].off);
+        free(lib->ctl[f].sparse);
         memset(&lib->ctl[f], 0, sizeof lib->ctl[f]);
     }
     free(lib->ctl_source);
@@ -537,7 +538,7 @@ bool sm_library_has_controls(const sm_library *lib, const char **source, const c
 const char *sm_library_control(const sm_library *lib, size_t i, sm_control_field f)
 {
     if (lib == NULL || !lib->has_controls || i >= lib->n || (unsigned)f >= SM_CONTROL_COUNT ||
-        lib->ctl[f].off == NULL)
+        (lib->ctl[f].off == NULL && lib->ctl[f].sparse == NULL))
         return "";
     return sm_strcol_get_(&lib->ctl[f], i);
 }

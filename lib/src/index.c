@@ -107,7 +107,7 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
         ix->order[out++] = (uint32_t)i;
         if (bsz == 1 || out == n)
             continue;
-        sm_nominal a = sm_library_nominal(lib, i);
+        sm_nominal a = sm_nominal_at_(lib, i, NULL, NULL);
         for (size_t k = 0; k < a.n; k++)
             seed[a.mz[k]] = sqrt_m[a.mz[k]] * sqrt_i[a.intensity[k] <= SM_BASE_PEAK
                                                         ? a.intensity[k]
@@ -116,7 +116,7 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
         for (size_t p = next + 1; p < n && nc < FILL_WINDOW; p++) {
             if (placed[p])
                 continue;
-            sm_nominal b = sm_library_nominal(lib, keys[p].index);
+            sm_nominal b = sm_nominal_at_(lib, keys[p].index, NULL, NULL);
             float dot = 0, nb = 0;
             for (size_t k = 0; k < b.n; k++) {
                 unsigned in = b.intensity[k] <= SM_BASE_PEAK ? b.intensity[k] : SM_BASE_PEAK;
@@ -237,7 +237,7 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
         goto nomem;
 
     for (size_t i = 0; i < n; i++) {
-        sm_nominal s = sm_library_nominal(lib, i);
+        sm_nominal s = sm_nominal_at_(lib, i, NULL, NULL);
         keys[i].key = cluster_key(s);
         keys[i].index = (uint32_t)i;
         double sum = 0;
@@ -258,7 +258,7 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
 
     for (size_t p = 0; p < n; p++) {
         size_t i = ix->order[p], b = p / ix->block;
-        sm_nominal s = sm_library_nominal(lib, i);
+        sm_nominal s = sm_nominal_at_(lib, i, NULL, NULL);
         if (s.n == 0)
             continue;
         if (s.mz[0] > ix->block_max_first[b])
@@ -291,55 +291,47 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     }
     if (pack_rows(ix) != SM_OK)
         goto nomem;
-    /* Lay the nominal spectra out in blocked order: scanning a block then reads
-     * one stretch of memory instead of eight scattered ones. */
-    /* One array at a time, so that at most one extra copy exists at once. */
+    /* Lay the nominal spectra out in blocked order, packed 2 bytes a peak
+     * (kernels.h): scanning a block then reads one short stretch of memory instead
+     * of eight scattered ones, and the peaks take half the memory. */
     uint64_t *off = malloc((n + 1) * sizeof *off);
     double *norm_pos = malloc((n ? n : 1) * sizeof *norm_pos);
+    uint16_t *peaks = malloc((n ? n : 1) * sizeof *peaks);
     ix->pos_of = malloc((n ? n : 1) * sizeof *ix->pos_of);
-    if (!off || !norm_pos || !ix->pos_of) {
-        free(off);
-        free(norm_pos);
-        goto nomem;
-    }
-    off[0] = 0;
-    for (size_t p = 0; p < n; p++) {
-        size_t i = ix->order[p];
-        off[p + 1] = off[p] + (lib->nom_off[i + 1] - lib->nom_off[i]);
-        norm_pos[p] = ix->norm[i];
-        ix->pos_of[i] = (uint32_t)p;
-    }
-    uint16_t **arrays[2] = {&lib->nom_mz, &lib->nom_int};
-    for (int a = 0; a < 2; a++) {
-        uint16_t *dst = malloc((lib->n_nom ? lib->n_nom : 1) * sizeof *dst);
-        if (dst == NULL) {
-            /* the first array may already be blocked: undo nothing, fail whole */
-            free(off);
-            free(norm_pos);
-            free(ix->pos_of);
-            ix->pos_of = NULL;
-            if (a == 1)
-                goto nomem_after_first;
-            goto nomem;
-        }
-        const uint16_t *src = *arrays[a];
+    uint16_t *w = NULL;
+    if (off && norm_pos && peaks && ix->pos_of) {
+        off[0] = 0;
         for (size_t p = 0; p < n; p++) {
             size_t i = ix->order[p];
-            memcpy(dst + off[p], src + lib->nom_off[i],
-                   (size_t)(lib->nom_off[i + 1] - lib->nom_off[i]) * sizeof *dst);
+            sm_nominal s = sm_nominal_at_(lib, i, NULL, NULL);
+            off[p + 1] = off[p] + sm_pack_(s, NULL);
+            peaks[p] = (uint16_t)s.n;
+            norm_pos[p] = ix->norm[i];
+            ix->pos_of[i] = (uint32_t)p;
         }
-        free(*arrays[a]);
-        *arrays[a] = dst;
+        w = malloc((off[n] ? off[n] : 1) * sizeof *w);
     }
+    if (w == NULL) {
+        free(off);
+        free(norm_pos);
+        free(peaks);
+        goto nomem;
+    }
+    for (size_t p = 0; p < n; p++)
+        sm_pack_(sm_nominal_at_(lib, ix->order[p], NULL, NULL), w + off[p]);
+    free(lib->nom_mz);
+    free(lib->nom_int);
     free(lib->nom_off);
-    free(ix->norm);
+    lib->nom_mz = lib->nom_int = NULL;
     lib->nom_off = off;
+    lib->nom_w = w;
+    lib->nom_peaks = peaks;
+    lib->n_words = off[n];
+    free(ix->norm);
     ix->norm = norm_pos;
     free(keys);
     lib->index = ix;
     return SM_OK;
-nomem_after_first:
-    /* m/z blocked, intensities not: the library is unusable; the caller closes it */
 nomem:
     free(keys);
     sm_index_free_(ix);

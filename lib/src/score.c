@@ -233,30 +233,50 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
  * `enough` that bound is returned and the second pass is saved. */
 #define SUM_SLACK 1.0005
 
-/* The first pass: bound_sums' dot and below alone. Plain loads, a table of square
- * roots and four running sums: most spectra stop here, and on the CPU measured
- * (AMD EPYC with AVX-512) this was as fast as an AVX-512 version with gathers at
- * ~100 peaks. The peaks below lo are the first ones (m/z ascending). */
-static void t1_pass(const sm_qdense *d, sm_nominal l, unsigned lo, float *dot, uint64_t *below)
+/* One packed word of the first pass: m/z moved on, then its term (an escape word
+ * has intensity 0: sqrt_f[0] = 0 and it is never above 1, so it adds nothing). */
+#define T1_WORD(X, S)                                                                    \
+    do {                                                                                 \
+        unsigned x_ = (X), i_ = x_ & SM_PACK_INT_MASK, d_ = (x_ >> 10) + 1;              \
+        m += i_ != 0 ? d_ : d_ * SM_PACK_STEP;                                           \
+        S += d->bw[m] * d->sqrt_f[i_];                                                   \
+        b += (m < lo && i_ > 1) ? (uint64_t)m * i_ : 0;                                  \
+    } while (0)
+
+/* The first pass: bound_sums' dot and below alone, straight from the packed words
+ * (most spectra stop here, never unpacked). Plain loads, a table of square roots and
+ * four running sums; on the CPU measured (AMD EPYC with AVX-512) this was as fast as
+ * an AVX-512 version with gathers at ~100 peaks. */
+static void t1_pass(const sm_qdense *d, const uint16_t *w, size_t nw, unsigned lo, float *dot,
+                    uint64_t *below)
 {
-    const uint16_t *mz = l.mz, *val = l.intensity;
-    const size_t n = l.n;
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-    size_t j = 0;
-    for (; j + 4 <= n; j += 4) {
-        s0 += d->bw[mz[j]] * d->sqrt_f[val[j]];
-        s1 += d->bw[mz[j + 1]] * d->sqrt_f[val[j + 1]];
-        s2 += d->bw[mz[j + 2]] * d->sqrt_f[val[j + 2]];
-        s3 += d->bw[mz[j + 3]] * d->sqrt_f[val[j + 3]];
-    }
-    for (; j < n; j++)
-        s0 += d->bw[mz[j]] * d->sqrt_f[val[j]];
-    *dot = (s0 + s1) + (s2 + s3);
+    unsigned m = ~0u; /* -1, as the packing starts */
     uint64_t b = 0;
-    for (j = 0; j < n && mz[j] < lo; j++)
-        if (val[j] > 1)
-            b += (uint64_t)mz[j] * val[j];
+    size_t j = 0;
+    for (; j + 4 <= nw; j += 4) {
+        T1_WORD(w[j], s0);
+        T1_WORD(w[j + 1], s1);
+        T1_WORD(w[j + 2], s2);
+        T1_WORD(w[j + 3], s3);
+    }
+    for (; j < nw; j++)
+        T1_WORD(w[j], s0);
+    *dot = (s0 + s1) + (s2 + s3);
     *below = b;
+}
+
+/* m/z of the first peak of packed words (nw > 0). */
+static unsigned first_mz(const uint16_t *w, size_t nw)
+{
+    unsigned m = ~0u;
+    for (size_t j = 0; j < nw; j++) {
+        unsigned i = w[j] & SM_PACK_INT_MASK, step = (w[j] >> 10) + 1u;
+        m += i != 0 ? step : step * SM_PACK_STEP;
+        if (i != 0)
+            break;
+    }
+    return m;
 }
 
 /* T1' from the dot and below sums; +inf when a norm is zero. */
@@ -272,26 +292,28 @@ static double t1_upper(const sm_qdense *d, unsigned lo, double norm_l, float dot
     return t1 < 1.0 ? t1 : 1.0;
 }
 
-double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, sm_nominal l,
-                              double norm_l, double enough)
+double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, const uint16_t *w,
+                              size_t nw, double norm_l, double enough, sm_nominal_buf *scratch)
 {
-    if (l.n == 0 || d->first == 0)
+    if (nw == 0 || d->first == 0) /* no peaks (a peak is one word at least) */
         return -0.5;
-    unsigned lo = d->first > l.mz[0] ? d->first : l.mz[0];
+    unsigned l0 = first_mz(w, nw);
+    unsigned lo = d->first > l0 ? d->first : l0;
     /* first T1' alone, with DESIGN.md's MF/1000 < (T1 + 1)/2: a cheaper pass,
      * not worth making when it cannot reach `enough` even with T1' = 0 */
     if (enough > 499.5) {
         float dot1;
         uint64_t below1;
-        t1_pass(d, l, lo, &dot1, &below1);
+        t1_pass(d, w, nw, lo, &dot1, &below1);
         double t1 = t1_upper(d, lo, norm_l, dot1, below1);
         double first = 1000.0 * (t1 + 1.0) / 2.0 - 0.5; /* +inf with a zero norm */
         if (first < enough)
             return first;
     }
+    size_t n = kern->unpack(w, nw, scratch->mz, scratch->intensity);
     double t1;
     sm_bound_sums bs;
-    kern->bound_sums(d->word + 1, l.mz, l.intensity, l.n, lo, &bs);
+    kern->bound_sums(d->word + 1, scratch->mz, scratch->intensity, n, lo, &bs);
     if (bs.n1 == 0)
         return -0.5;
     t1 = t1_upper(d, lo, norm_l, bs.dot, bs.below);

@@ -16,19 +16,6 @@
 #endif
 #define N_BUCKETS (1000 / BUCKET_MF + 2)
 
-/* sm_library_nominal without the range check, inlined in the hot loops. */
-static inline sm_nominal at_pos_(const sm_library *lib, size_t p)
-{
-    sm_nominal v = {(size_t)(lib->nom_off[p + 1] - lib->nom_off[p]), lib->nom_mz + lib->nom_off[p],
-                    lib->nom_int + lib->nom_off[p]};
-    return v;
-}
-
-static inline sm_nominal nominal_(const sm_library *lib, size_t i)
-{
-    return at_pos_(lib, lib->index->pos_of[i]);
-}
-
 struct cand {
     double bound;
     uint32_t index;
@@ -39,6 +26,7 @@ struct sm_searcher {
     const sm_kernel *kern;
     uint16_t qmz[SM_MAX_NOMINAL_MZ + 1];
     uint16_t qin[SM_MAX_NOMINAL_MZ + 1];
+    sm_nominal_buf lbuf; /* the library spectrum at hand, unpacked */
     float *qw;        /* [n_bins] sqrt(m u): weights against the envelopes */
     sm_qdense *dense; /* the query spread over m/z: suffix norms, exact scoring */
     float *acc;       /* [stride] block bounds */
@@ -51,6 +39,17 @@ struct sm_searcher {
     double min_mf;    /* hits below are not wanted: a floor from the start */
     const uint8_t *skip; /* [n] by library index: nonzero = left out; NULL = none */
 };
+
+/* The library spectrum at blocked position p, unpacked into the searcher's buffer
+ * (sm_nominal_at_ without the checks, in the hot loops). */
+static inline sm_nominal at_pos_(sm_searcher *s, size_t p)
+{
+    const sm_library *lib = s->lib;
+    uint64_t o = lib->nom_off[p];
+    size_t n = s->kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[p + 1] - o), s->lbuf.mz,
+                               s->lbuf.intensity);
+    return (sm_nominal){n, s->lbuf.mz, s->lbuf.intensity};
+}
 
 static inline bool left_out(const sm_searcher *s, size_t idx, size_t exclude)
 {
@@ -163,17 +162,17 @@ static bool can_skip(double bound, double floor)
 }
 
 static void score_exact(const sm_library *lib, sm_nominal q, size_t i, topk *t,
-                        sm_search_stats *st)
+                        sm_search_stats *st, sm_nominal_buf *buf)
 {
     st->exact++;
-    topk_offer(t, i, sm_match_factor(q, nominal_(lib, i), 0));
+    topk_offer(t, i, sm_match_factor(q, sm_library_nominal(lib, i, buf), 0));
 }
 
 /* The indexed search scores with the dense form: the same value, bit for bit. */
 static void score_dense(sm_searcher *s, size_t i, topk *t)
 {
     s->stats.exact++;
-    topk_offer(t, i, sm_match_factor_dense_(s->dense, nominal_(s->lib, i)));
+    topk_offer(t, i, sm_match_factor_dense_(s->dense, at_pos_(s, s->lib->index->pos_of[i])));
 }
 
 sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, size_t exclude,
@@ -184,24 +183,31 @@ sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, si
         return SM_OK;
     if (hits == NULL || lib == NULL)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no library or hit buffer");
+    sm_nominal_buf *buf = malloc(sizeof *buf);
+    if (buf == NULL)
+        return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     topk t = {hits, k, 0, -INFINITY};
     sm_search_stats st = {0};
     for (size_t i = 0; i < lib->n; i++)
         if (i != exclude)
-            score_exact(lib, q, i, &t, &st);
+            score_exact(lib, q, i, &t, &st, buf);
     for (size_t j = 0; j < t.n; j++)
-        hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, hits[j].index), 1);
+        hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, hits[j].index, buf), 1);
+    free(buf);
     *n_hits = t.n;
     return SM_OK;
 }
 
 /* Upper bound of spectrum pos's MF against the query (score.c); the cheap first
  * bound is enough when it lets can_skip exclude the spectrum at this floor. */
-static double spectrum_bound(sm_searcher *s, size_t pos, sm_nominal l, double floor)
+static double spectrum_bound(sm_searcher *s, size_t pos, double floor)
 {
+    const sm_library *lib = s->lib;
+    uint64_t o = lib->nom_off[pos];
     s->stats.bounded++;
-    return sm_match_factor_bound_(s->dense, s->kern, l, s->lib->index->norm[pos],
-                                  (floor - 0.02) / BOUND_SLACK);
+    return sm_match_factor_bound_(s->dense, s->kern, lib->nom_w + o,
+                                  (size_t)(lib->nom_off[pos + 1] - o), lib->index->norm[pos],
+                                  (floor - 0.02) / BOUND_SLACK, &s->lbuf);
 }
 
 /* Max-heap of candidates by bound (ties: lower index first, for a fixed order). */
@@ -257,8 +263,7 @@ size_t sm_search_heap_cap_ = SM_SEARCH_HEAP_CAP;
 static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
 {
     size_t i = s->lib->index->order[pos];
-    sm_nominal l = at_pos_(s->lib, pos);
-    double b = spectrum_bound(s, pos, l, topk_floor(t));
+    double b = spectrum_bound(s, pos, topk_floor(t));
     if (can_skip(b, topk_floor(t)))
         return;
     if (!heap_push(s, b, i)) {
@@ -329,13 +334,10 @@ static void prefetch_block(const sm_library *lib, size_t b)
     size_t p0 = b * lib->index->block, p1 = p0 + lib->index->block;
     if (p1 > lib->n)
         p1 = lib->n;
-    const char *mz = (const char *)(lib->nom_mz + lib->nom_off[p0]);
-    const char *mz_end = (const char *)(lib->nom_mz + lib->nom_off[p1]);
-    const char *in = (const char *)(lib->nom_int + lib->nom_off[p0]);
-    for (size_t o = 0; mz + o < mz_end; o += 64) {
-        __builtin_prefetch(mz + o);
-        __builtin_prefetch(in + o);
-    }
+    const char *w = (const char *)(lib->nom_w + lib->nom_off[p0]);
+    const char *w_end = (const char *)(lib->nom_w + lib->nom_off[p1]);
+    for (; w < w_end; w += 64)
+        __builtin_prefetch(w);
 }
 
 static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t exclude, topk *t)
@@ -451,7 +453,7 @@ sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclu
         search_unblocked(s, q, exclude, &t);
     clear_query(s, q);
     for (size_t j = 0; j < t.n; j++)
-        hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, hits[j].index), 1);
+        hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, hits[j].index, &s->lbuf), 1);
     *n_hits = t.n;
     return SM_OK;
 }

@@ -3,6 +3,7 @@
 #define SM_INTERNAL_H
 
 #include <stdarg.h>
+#include <string.h>
 
 #include "specmatch/specmatch.h"
 
@@ -19,7 +20,16 @@ typedef struct sm_strcol {
     uint64_t *off;     /* n + 1 offsets into data; string i starts at off[i] + i */
     size_t len;        /* bytes used in data, NULs included */
     size_t cap;
+    uint32_t *sparse;  /* instead of off, in a library opened for searching (off is
+                          then NULL): where every SM_STRCOL_STEP-th string starts;
+                          the ones between are found by walking the NULs */
 } sm_strcol;
+
+#define SM_STRCOL_STEP 16
+
+/* Replaces c's offsets by the sparse ones (n strings); nothing when the data are too
+ * large for 32-bit offsets or memory is short (the column then stays as it was). */
+void sm_strcol_compact_(sm_strcol *c, size_t n);
 
 /* Search index, built when a library is opened (index.c). Spectra are grouped in
  * blocks of look-alikes; for each block an envelope holds, per nominal m/z, the
@@ -97,13 +107,23 @@ void sm_qdense_set_(sm_qdense *d, sm_nominal q);
 void sm_qdense_clear_(sm_qdense *d, sm_nominal q);
 /* Bit for bit sm_match_factor(q, l, 0), walking only l's peaks. */
 double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l);
-/* An upper bound of sm_match_factor(q, l, 0) from a first pass and kern's bound_sums
- * over l's peaks; norm_l is the sum of m I over l's peaks with I > 1. The second,
- * tighter pass is skipped when the first bound is below `enough` (score.c). */
-double sm_match_factor_bound_(const sm_qdense *d, const struct sm_kernel *kern, sm_nominal l,
-                              double norm_l, double enough);
+/* An upper bound of sm_match_factor(q, l, 0) for a library spectrum l given packed
+ * (nw words, kernels.h), from a first pass over the words and kern's bound_sums over
+ * the peaks unpacked into scratch; norm_l is the sum of m I over l's peaks with I > 1.
+ * The second, tighter pass (and the unpacking) is skipped when the first bound is
+ * below `enough` (score.c). */
+double sm_match_factor_bound_(const sm_qdense *d, const struct sm_kernel *kern,
+                              const uint16_t *w, size_t nw, double norm_l, double enough,
+                              sm_nominal_buf *scratch);
 
 sm_status sm_index_build_(sm_library *lib, sm_error *err);
+
+/* Packs s (m/z ascending, intensities 1..999) into w (NULL: only counts); returns
+ * the words: each moves m/z on by one at least, so at most SM_MAX_NOMINAL_MZ + 1. */
+size_t sm_pack_(sm_nominal s, uint16_t *w);
+/* Spectrum at position p (library index when there is no index yet), decoded into
+ * mz and in when packed (room for SM_MAX_NOMINAL_MZ + 1 each), else a view. */
+sm_nominal sm_nominal_at_(const sm_library *lib, size_t p, uint16_t *mz, uint16_t *in);
 void sm_index_free_(sm_index *ix);
 
 struct sm_library {
@@ -123,6 +143,13 @@ struct sm_library {
     uint16_t *nom_int;
     size_t n_nom;
     size_t cap_nom;
+    /* Once the index is built (opened libraries), the same spectra packed as
+     * kernels.h describes, 2 bytes a peak, in blocked order: nom_mz and nom_int are
+     * freed, nom_off[p] is then the first word of position p and nom_peaks[p] its
+     * number of peaks. */
+    uint16_t *nom_w;
+    uint16_t *nom_peaks;
+    size_t n_words;
 
     sm_strcol col[SM_FIELD_COUNT];
     double *mw;             /* NAN when absent */
@@ -162,7 +189,14 @@ struct sm_library {
  * column was not kept: off NULL). */
 static inline const char *sm_strcol_get_(const sm_strcol *c, size_t i)
 {
-    return c->off != NULL ? c->data + c->off[i] + i : "";
+    if (c->off != NULL)
+        return c->data + c->off[i] + i;
+    if (c->sparse == NULL)
+        return "";
+    const char *p = c->data + c->sparse[i / SM_STRCOL_STEP];
+    for (size_t k = i % SM_STRCOL_STEP; k > 0; k--)
+        p += strlen(p) + 1;
+    return p;
 }
 
 /* Fills err (when not NULL) and returns st. file may be NULL. */

@@ -200,7 +200,15 @@ SM_API size_t sm_library_size(const sm_library *lib);
 SM_API const char *sm_library_field(const sm_library *lib, size_t i, sm_field f);
 SM_API double sm_library_mw(const sm_library *lib, size_t i);
 SM_API double sm_library_exact_mass(const sm_library *lib, size_t i);
-SM_API sm_nominal sm_library_nominal(const sm_library *lib, size_t i);
+/* Room for the nominal peaks of any spectrum. */
+typedef struct sm_nominal_buf {
+    uint16_t mz[SM_MAX_NOMINAL_MZ + 1];
+    uint16_t intensity[SM_MAX_NOMINAL_MZ + 1];
+} sm_nominal_buf;
+/* Spectrum i's nominal-mass peaks. An opened library keeps them packed (2 bytes a
+ * peak): they are decoded into buf, and the view is good until buf is used again.
+ * n = 0 when i is out of range or buf is NULL. */
+SM_API sm_nominal sm_library_nominal(const sm_library *lib, size_t i, sm_nominal_buf *buf);
 /* Peaks as read (m/z and intensity arrays of n entries); n = 0 and NULL arrays
  * when the library was opened with SM_OPEN_SEARCH_ONLY. */
 SM_API void sm_library_peaks(const sm_library *lib, size_t i, const double **mz,

@@ -193,4 +193,7 @@ const sm_kernel sm_kernel_avx2_ = {
     .axpy = axpy_avx2,
     .axpy_u8 = axpy_u8_avx2,
     .bound_sums = bound_sums_avx2,
+    /* a prefix sum across the two 128-bit halves and a compress by table would be
+     * needed; the plain loop is used */
+    .unpack = sm_unpack_scalar_,
 };

@@ -161,10 +161,46 @@ static void bound_sums_avx512(const uint32_t *word, const uint16_t *mz, const ui
     out->n2 = n2;
 }
 
+/* 16 words a step: steps from the words, an inclusive prefix sum across the lanes
+ * (four shifted adds) on top of the m/z so far, then the peak lanes (intensity not 0)
+ * compressed to the front and stored as 16-bit values, exactly as many as there are. */
+static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *in)
+{
+    const __m512i int_mask = _mm512_set1_epi32((int)SM_PACK_INT_MASK);
+    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+    const __m512i last = _mm512_set1_epi32(15);
+    __m512i carry = _mm512_set1_epi32(-1);
+    size_t n = 0;
+    for (size_t j = 0; j < nw; j += 16) {
+        __mmask16 valid = nw - j >= 16 ? (__mmask16)0xFFFF : tail_mask(nw - j);
+        __m512i x = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, w + j));
+        __m512i i = _mm512_and_si512(x, int_mask);
+        __m512i d = _mm512_add_epi32(_mm512_srli_epi32(x, 10), one);
+        __mmask16 peak = _mm512_mask_test_epi32_mask(valid, x, int_mask);
+        __m512i step = _mm512_maskz_mov_epi32(valid, _mm512_mask_blend_epi32(
+                                                         peak, _mm512_slli_epi32(d, 6), d));
+        step = _mm512_add_epi32(step, _mm512_alignr_epi32(step, zero, 15));
+        step = _mm512_add_epi32(step, _mm512_alignr_epi32(step, zero, 14));
+        step = _mm512_add_epi32(step, _mm512_alignr_epi32(step, zero, 12));
+        step = _mm512_add_epi32(step, _mm512_alignr_epi32(step, zero, 8));
+        __m512i m = _mm512_add_epi32(step, carry);
+        carry = _mm512_permutexvar_epi32(last, m);
+        unsigned k = (unsigned)__builtin_popcount(peak);
+        __mmask16 out = k == 16 ? (__mmask16)0xFFFF : tail_mask(k);
+        _mm256_mask_storeu_epi16(mz + n, out,
+                                 _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(peak, m)));
+        _mm256_mask_storeu_epi16(in + n, out,
+                                 _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(peak, i)));
+        n += k;
+    }
+    return n;
+}
+
 const sm_kernel sm_kernel_avx512_ = {
     .name = "avx512",
     .dot = dot_avx512,
     .axpy = axpy_avx512,
     .axpy_u8 = axpy_u8_avx512,
     .bound_sums = bound_sums_avx512,
+    .unpack = unpack_avx512,
 };

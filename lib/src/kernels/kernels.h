@@ -22,7 +22,20 @@ typedef struct sm_kernel {
      * (mz ascending, val its intensities; see sm_bound_sums). */
     void (*bound_sums)(const uint32_t *word, const uint16_t *mz, const uint16_t *val, size_t n,
                        unsigned lo, struct sm_bound_sums *out);
+    /* Decodes nw packed words (the format below) into m/z and intensity arrays with
+     * room for nw entries; returns the peaks, never more than nw. */
+    size_t (*unpack)(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *in);
 } sm_kernel;
+
+/* Packed peaks: one 16-bit word a peak, its intensity (1..999) in the low 10 bits and
+ * its m/z step from the previous peak (from -1 before the first, so m/z 0 can be
+ * written) less one in the top 6, for
+ * steps of 1..SM_PACK_STEP. A longer step is preceded by escape words, intensity 0,
+ * that move m/z on by SM_PACK_STEP * (top 6 bits + 1) and are not peaks. */
+#define SM_PACK_STEP 64
+#define SM_PACK_INT_MASK 1023u
+
+size_t sm_unpack_scalar_(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *in);
 
 /* The sums of bound_sums. The query is given over m/z as word[m] = its intensity a
  * | (its peaks above intensity 1 at m' <= m) << 16, readable from word[-1] (all zero)

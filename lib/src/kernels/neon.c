@@ -66,4 +66,5 @@ const sm_kernel sm_kernel_neon_ = {
     /* NEON has no gather and the bound looks up one entry per peak: the plain C
      * loop (not measured on an ARM machine) */
     .bound_sums = sm_bound_sums_scalar_,
+    .unpack = sm_unpack_scalar_,
 };

@@ -73,10 +73,25 @@ void sm_bound_sums_scalar_(const uint32_t *word, const uint16_t *mz, const uint1
     out->n2 = n2;
 }
 
+size_t sm_unpack_scalar_(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *in)
+{
+    unsigned m = ~0u; /* -1: the first step lands on the first m/z */
+    size_t n = 0;
+    for (size_t j = 0; j < nw; j++) {
+        unsigned x = w[j], i = x & SM_PACK_INT_MASK, d = (x >> 10) + 1;
+        m += i != 0 ? d : d * SM_PACK_STEP;
+        mz[n] = (uint16_t)m; /* written always, kept only for a peak */
+        in[n] = (uint16_t)i;
+        n += i != 0;
+    }
+    return n;
+}
+
 const sm_kernel sm_kernel_scalar_ = {
     .name = "scalar",
     .dot = dot_scalar,
     .axpy = axpy_scalar,
     .axpy_u8 = axpy_u8_scalar,
     .bound_sums = sm_bound_sums_scalar_,
+    .unpack = sm_unpack_scalar_,
 };
