@@ -240,7 +240,6 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
         unsigned x_ = (X), i_ = x_ & SM_PACK_INT_MASK, d_ = (x_ >> 10) + 1;              \
         m += i_ != 0 ? d_ : d_ * SM_PACK_STEP;                                           \
         S += d->bw[m] * d->sqrt_f[i_];                                                   \
-        b += (m < lo && i_ > 1) ? (uint64_t)m * i_ : 0;                                  \
     } while (0)
 
 /* The first pass: bound_sums' dot and below alone, straight from the packed words
@@ -254,6 +253,16 @@ static void t1_pass(const sm_qdense *d, const uint16_t *w, size_t nw, unsigned l
     unsigned m = ~0u; /* -1, as the packing starts */
     uint64_t b = 0;
     size_t j = 0;
+    /* the words up to lo first (m/z ascending): the norm below the common range */
+    for (; j < nw; j++) {
+        unsigned x = w[j], i = x & SM_PACK_INT_MASK, step = (x >> 10) + 1;
+        unsigned next = m + (i != 0 ? step : step * SM_PACK_STEP);
+        if (next >= lo)
+            break;
+        m = next;
+        s0 += d->bw[m] * d->sqrt_f[i];
+        b += i > 1 ? (uint64_t)m * i : 0;
+    }
     for (; j + 4 <= nw; j += 4) {
         T1_WORD(w[j], s0);
         T1_WORD(w[j + 1], s1);
