@@ -228,12 +228,10 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     ix->order = calloc(n ? n : 1, sizeof *ix->order);
     ix->norm = calloc(n ? n : 1, sizeof *ix->norm);
     ix->block_max_first = calloc(ix->stride, sizeof *ix->block_max_first);
-    ix->env = calloc(ix->n_bins * ix->stride, sizeof *ix->env);
     ix->row_scale = calloc(ix->n_bins, sizeof *ix->row_scale);
     ix->ratio = calloc(ix->stride * SM_INDEX_CUTS, sizeof *ix->ratio);
     keys = calloc(n ? n : 1, sizeof *keys);
-    if (!ix->order || !ix->norm || !ix->block_max_first || !ix->env || !ix->row_scale || !ix->ratio ||
-        !keys)
+    if (!ix->order || !ix->norm || !ix->block_max_first || !ix->row_scale || !ix->ratio || !keys)
         goto nomem;
 
     for (size_t i = 0; i < n; i++) {
@@ -255,45 +253,14 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     qsort(keys, n, sizeof *keys, cmp_keyed);
     if (fill_blocks(lib, ix, keys, n) != SM_OK)
         goto nomem;
+    free(keys);
+    keys = NULL;
 
-    for (size_t p = 0; p < n; p++) {
-        size_t i = ix->order[p], b = p / ix->block;
-        sm_nominal s = sm_nominal_at_(lib, i, NULL, NULL);
-        if (s.n == 0)
-            continue;
-        if (s.mz[0] > ix->block_max_first[b])
-            ix->block_max_first[b] = s.mz[0];
-        double total = ix->norm[i];
-        for (size_t k = 0; k < s.n; k++) {
-            double scale = ix->row_scale[s.mz[k]];
-            double v = total > 0 ? sqrt((double)s.mz[k] * s.intensity[k] / total) : INFINITY;
-            /* bytes rounded up, so that code * scale / 255 >= v */
-            double code = isfinite(scale) && scale > 0 ? ceil(v / scale * 255.0) : 255.0;
-            uint8_t q = code >= 255.0 ? 255 : (uint8_t)code;
-            uint8_t *cell = &ix->env[(size_t)s.mz[k] * ix->stride + b];
-            if (q > *cell)
-                *cell = q;
-        }
-        /* the norm left above each cut, walking the peaks once */
-        float *ratio = ix->ratio + b * SM_INDEX_CUTS;
-        double below = 0;
-        size_t k = 0;
-        for (unsigned c = 0; c < SM_INDEX_CUTS; c++) {
-            unsigned cut = SM_INDEX_CUT0 + c * SM_INDEX_CUT_STEP;
-            for (; k < s.n && s.mz[k] < cut; k++)
-                if (s.intensity[k] > 1)
-                    below += (double)s.mz[k] * s.intensity[k];
-            double left = total - below;
-            float r = left > 0 ? float_up(sqrt(total / left)) : INFINITY;
-            if (r > ratio[c])
-                ratio[c] = r;
-        }
-    }
-    if (pack_rows(ix) != SM_OK)
-        goto nomem;
     /* Lay the nominal spectra out in blocked order, packed 2 bytes a peak
      * (kernels.h): scanning a block then reads one short stretch of memory instead
-     * of eight scattered ones, and the peaks take half the memory. */
+     * of eight scattered ones, and the peaks take half the memory. Done before the
+     * envelopes, so that the unpacked arrays are gone before those are built (the
+     * peak of memory while opening). */
     uint64_t *off = malloc((n + 1) * sizeof *off);
     double *norm_pos = malloc((n ? n : 1) * sizeof *norm_pos);
     uint16_t *peaks = malloc((n ? n : 1) * sizeof *peaks);
@@ -329,7 +296,50 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     lib->n_words = off[n];
     free(ix->norm);
     ix->norm = norm_pos;
-    free(keys);
+
+    /* Envelopes, block by block, from the packed spectra (by position now). */
+    sm_nominal_buf *buf = malloc(sizeof *buf);
+    ix->env = calloc(ix->n_bins * ix->stride, sizeof *ix->env);
+    if (buf == NULL || ix->env == NULL) {
+        free(buf);
+        goto nomem;
+    }
+    for (size_t p = 0; p < n; p++) {
+        size_t b = p / ix->block;
+        sm_nominal s = sm_nominal_at_(lib, p, buf->mz, buf->intensity);
+        if (s.n == 0)
+            continue;
+        if (s.mz[0] > ix->block_max_first[b])
+            ix->block_max_first[b] = s.mz[0];
+        double total = ix->norm[p];
+        for (size_t k = 0; k < s.n; k++) {
+            double scale = ix->row_scale[s.mz[k]];
+            double v = total > 0 ? sqrt((double)s.mz[k] * s.intensity[k] / total) : INFINITY;
+            /* bytes rounded up, so that code * scale / 255 >= v */
+            double code = isfinite(scale) && scale > 0 ? ceil(v / scale * 255.0) : 255.0;
+            uint8_t q = code >= 255.0 ? 255 : (uint8_t)code;
+            uint8_t *cell = &ix->env[(size_t)s.mz[k] * ix->stride + b];
+            if (q > *cell)
+                *cell = q;
+        }
+        /* the norm left above each cut, walking the peaks once */
+        float *ratio = ix->ratio + b * SM_INDEX_CUTS;
+        double below = 0;
+        size_t k = 0;
+        for (unsigned c = 0; c < SM_INDEX_CUTS; c++) {
+            unsigned cut = SM_INDEX_CUT0 + c * SM_INDEX_CUT_STEP;
+            for (; k < s.n && s.mz[k] < cut; k++)
+                if (s.intensity[k] > 1)
+                    below += (double)s.mz[k] * s.intensity[k];
+            double left = total - below;
+            float r = left > 0 ? float_up(sqrt(total / left)) : INFINITY;
+            if (r > ratio[c])
+                ratio[c] = r;
+        }
+    }
+    free(buf);
+    if (pack_rows(ix) != SM_OK)
+        goto nomem;
     lib->index = ix;
     return SM_OK;
 nomem:
