@@ -530,6 +530,63 @@ static void test_search_only(void **state)
     assert_non_null(strstr(err.message, "checksum"));
 }
 
+/* A column of n strings built the way the reader builds it (offsets without the
+ * NULs, a NUL after each string); nul_at >= 0 puts a NUL inside string nul_at. */
+static void make_strcol(sm_strcol *c, size_t n, long nul_at)
+{
+    memset(c, 0, sizeof *c);
+    c->off = malloc((n + 1) * sizeof *c->off);
+    c->data = malloc(n * 8 + 1);
+    assert_non_null(c->off);
+    assert_non_null(c->data);
+    c->off[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = i % 5; /* lengths 0..4, empty strings included */
+        for (size_t k = 0; k < l; k++)
+            c->data[c->off[i] + i + k] = (char)('a' + (i + k) % 26);
+        if ((long)i == nul_at && l >= 2)
+            c->data[c->off[i] + i + 1] = '\0';
+        c->data[c->off[i] + i + l] = '\0';
+        c->off[i + 1] = c->off[i] + l;
+    }
+    c->len = c->cap = c->off[n] + n;
+}
+
+/* Offsets of a search-only library: one per 16 strings, the rest found by walking. */
+static void test_sparse_strings(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {0, 1, 15, 16, 17, 33, 100};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
+        size_t n = sizes[t];
+        sm_strcol full, sparse;
+        make_strcol(&full, n, -1);
+        make_strcol(&sparse, n, -1);
+        sm_strcol_compact_(&sparse, n);
+        assert_null(sparse.off);
+        assert_non_null(sparse.sparse);
+        for (size_t i = 0; i < n; i++)
+            assert_string_equal(sm_strcol_get_(&sparse, i), sm_strcol_get_(&full, i));
+        free(full.off);
+        free(full.data);
+        free(sparse.sparse);
+        free(sparse.data);
+    }
+    /* a NUL inside a string: walking would go astray, so the offsets stay */
+    sm_strcol c;
+    make_strcol(&c, 40, 22);
+    sm_strcol_compact_(&c, 40);
+    assert_non_null(c.off);
+    assert_null(c.sparse);
+    assert_string_equal(sm_strcol_get_(&c, 23), "xyz");
+    free(c.off);
+    free(c.data);
+    /* a column that was not kept reads as "" */
+    sm_strcol none = {0};
+    sm_strcol_compact_(&none, 10);
+    assert_string_equal(sm_strcol_get_(&none, 3), "");
+}
+
 /* Found by fuzzing: a dataset declared far larger than what the file stores made
  * the reader allocate (and HDF5 fill) gigabytes. Refused before allocating. */
 static void grow_dataset(const char *path, const char *dset, hsize_t n)
@@ -893,6 +950,7 @@ int main(void)
         cmocka_unit_test(test_wrong_checksum_attr),
         cmocka_unit_test(test_modified_content),
         cmocka_unit_test(test_search_only),
+        cmocka_unit_test(test_sparse_strings),
         cmocka_unit_test(test_bad_offsets),
         cmocka_unit_test(test_bad_nominal),
         cmocka_unit_test(test_missing_dataset),

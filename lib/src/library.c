@@ -408,6 +408,11 @@ void sm_strcol_compact_(sm_strcol *c, size_t n)
 {
     if (c->off == NULL || c->off[n] + n > UINT32_MAX)
         return;
+    /* walking from one string to the next needs exactly one NUL after each: a
+     * string with a NUL inside (a crafted file) keeps its offsets */
+    for (size_t i = 0; i < n; i++)
+        if (memchr(c->data + c->off[i] + i, '\0', (size_t)(c->off[i + 1] - c->off[i])) != NULL)
+            return;
     size_t ns = (n + SM_STRCOL_STEP - 1) / SM_STRCOL_STEP;
     uint32_t *sparse = malloc((ns ? ns : 1) * sizeof *sparse);
     if (sparse == NULL)
