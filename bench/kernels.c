@@ -1,10 +1,11 @@
-/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, bound_sums), as ns per call and speedup over scalar. */
+/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, bound_sums, unpack), as ns per call and speedup over scalar. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "kernels/kernels.h"
+#include "sm_internal.h"
 #include "specmatch/specmatch.h"
 
 #include "bench_common.h"
@@ -16,14 +17,18 @@
 #define SPARSE_BINS 1000
 #define MAX_KERNELS 8
 
-enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_BOUND100, N_OPS };
-static const char *const op_key[N_OPS] = {"dot1024", "axpy1024", "axpy16384", "bound100"};
+enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_BOUND100, OP_UNPACK100, N_OPS };
+static const char *const op_key[N_OPS] = {"dot1024", "axpy1024", "axpy16384", "bound100",
+                                          "unpack100"};
 static const char *const op_desc[N_OPS] = {"dot 1024", "axpy 1024", "axpy 16384",
-                                           "bound_sums 100/1000"};
+                                           "bound_sums 100/1000", "unpack 100 peaks"};
 
 static float *va, *vb, *vy;
 static uint32_t word[SPARSE_BINS + 1]; /* word[0] stands for m/z -1 */
 static uint16_t idx[SPARSE_N], val[SPARSE_N];
+/* the same spectrum packed as an opened library keeps it (intensities at least 1) */
+static uint16_t packed[SPARSE_N * 2], pk_val[SPARSE_N], out_mz[SPARSE_N], out_in[SPARSE_N];
+static size_t n_packed;
 /* Every result ends here, so the compiler cannot drop the calls. */
 static volatile float sink;
 
@@ -53,6 +58,10 @@ static double run(const sm_kernel *k, int op, size_t reps)
             k->bound_sums(word + 1, idx, val, SPARSE_N, 40, &b);
             s += b.dot + (float)(b.n1 + b.n2);
         }
+        break;
+    case OP_UNPACK100:
+        for (size_t r = 0; r < reps; r++)
+            s += (float)k->unpack(packed, n_packed, out_mz, out_in) + (float)out_mz[r % SPARSE_N];
         break;
     }
     double t = now() - t0;
@@ -112,7 +121,9 @@ int main(void)
     for (size_t i = 0; i < SPARSE_N; i++) { /* increasing m/z, as in a spectrum */
         idx[i] = (uint16_t)(i * (SPARSE_BINS / SPARSE_N) + lcg() % (SPARSE_BINS / SPARSE_N));
         val[i] = (uint16_t)(lcg() % SPARSE_BINS);
+        pk_val[i] = val[i] ? val[i] : 1;
     }
+    n_packed = sm_pack_((sm_nominal){SPARSE_N, idx, pk_val}, packed);
 
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
