@@ -185,6 +185,12 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
         step = _mm512_add_epi32(step, _mm512_alignr_epi32(step, zero, 8));
         __m512i m = _mm512_add_epi32(step, carry);
         carry = _mm512_permutexvar_epi32(last, m);
+        if (peak == valid) { /* no escape word: nothing to compress */
+            _mm256_mask_storeu_epi16(mz + n, valid, _mm512_cvtepi32_epi16(m));
+            _mm256_mask_storeu_epi16(in + n, valid, _mm512_cvtepi32_epi16(i));
+            n += nw - j >= 16 ? 16 : nw - j;
+            continue;
+        }
         unsigned k = (unsigned)__builtin_popcount(peak);
         __mmask16 out = k == 16 ? (__mmask16)0xFFFF : tail_mask(k);
         _mm256_mask_storeu_epi16(mz + n, out,
