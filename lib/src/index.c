@@ -234,6 +234,12 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     if (!ix->order || !ix->norm || !ix->block_max_first || !ix->row_scale || !ix->ratio || !keys)
         goto nomem;
 
+    /* each row's scale: the largest weight any spectrum has at that m/z. The largest
+     * m I / N is kept and its square root taken once: sqrt and the rounding up are
+     * monotonic, so this is the largest of the rounded-up weights. */
+    double *row_max = calloc(ix->n_bins, sizeof *row_max);
+    if (row_max == NULL)
+        goto nomem;
     for (size_t i = 0; i < n; i++) {
         sm_nominal s = sm_nominal_at_(lib, i, NULL, NULL);
         keys[i].key = cluster_key(s);
@@ -243,13 +249,15 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
             if (s.intensity[k] > 1)
                 sum += (double)s.mz[k] * s.intensity[k];
         ix->norm[i] = sum; /* a whole number: exact in double */
-        /* each row's scale: the largest weight any spectrum has at that m/z */
         for (size_t k = 0; k < s.n; k++) {
-            float f = sum > 0 ? float_up(sqrt((double)s.mz[k] * s.intensity[k] / sum)) : INFINITY;
-            if (f > ix->row_scale[s.mz[k]])
-                ix->row_scale[s.mz[k]] = f;
+            double x = sum > 0 ? (double)s.mz[k] * s.intensity[k] / sum : INFINITY;
+            if (x > row_max[s.mz[k]])
+                row_max[s.mz[k]] = x;
         }
     }
+    for (size_t m = 0; m < ix->n_bins; m++)
+        ix->row_scale[m] = row_max[m] > 0 ? float_up(sqrt(row_max[m])) : 0.0f;
+    free(row_max);
     qsort(keys, n, sizeof *keys, cmp_keyed);
     if (fill_blocks(lib, ix, keys, n) != SM_OK)
         goto nomem;
