@@ -305,30 +305,34 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     free(ix->norm);
     ix->norm = norm_pos;
 
-    /* Envelopes, block by block, from the packed spectra (by position now). */
+    /* Envelopes, block by block, from the packed spectra (by position now). Each
+     * cell's byte is that of the block's largest m I / N at that m/z (the code is
+     * monotonic in it), so one square root a cell, not a peak. */
     sm_nominal_buf *buf = malloc(sizeof *buf);
+    double *cell_max = calloc(ix->n_bins, sizeof *cell_max);
+    uint16_t *touched = malloc(ix->n_bins * sizeof *touched);
     ix->env = calloc(ix->n_bins * ix->stride, sizeof *ix->env);
-    if (buf == NULL || ix->env == NULL) {
+    if (buf == NULL || cell_max == NULL || touched == NULL || ix->env == NULL) {
         free(buf);
+        free(cell_max);
+        free(touched);
         goto nomem;
     }
+    size_t n_touched = 0;
     for (size_t p = 0; p < n; p++) {
         size_t b = p / ix->block;
         sm_nominal s = sm_nominal_at_(lib, p, buf->mz, buf->intensity);
-        if (s.n == 0)
-            continue;
-        if (s.mz[0] > ix->block_max_first[b])
-            ix->block_max_first[b] = s.mz[0];
         double total = ix->norm[p];
+        if (s.n > 0 && s.mz[0] > ix->block_max_first[b])
+            ix->block_max_first[b] = s.mz[0];
         for (size_t k = 0; k < s.n; k++) {
-            double scale = ix->row_scale[s.mz[k]];
-            double v = total > 0 ? sqrt((double)s.mz[k] * s.intensity[k] / total) : INFINITY;
-            /* bytes rounded up, so that code * scale / 255 >= v */
-            double code = isfinite(scale) && scale > 0 ? ceil(v / scale * 255.0) : 255.0;
-            uint8_t q = code >= 255.0 ? 255 : (uint8_t)code;
-            uint8_t *cell = &ix->env[(size_t)s.mz[k] * ix->stride + b];
-            if (q > *cell)
-                *cell = q;
+            unsigned m = s.mz[k];
+            /* m I > 0: a cell at 0 is one no spectrum of the block has yet */
+            double x = total > 0 ? (double)m * s.intensity[k] / total : INFINITY;
+            if (cell_max[m] == 0)
+                touched[n_touched++] = (uint16_t)m;
+            if (x > cell_max[m])
+                cell_max[m] = x;
         }
         /* the norm left above each cut, walking the peaks once */
         float *ratio = ix->ratio + b * SM_INDEX_CUTS;
@@ -344,7 +348,20 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
             if (r > ratio[c])
                 ratio[c] = r;
         }
+        if (p + 1 < n && (p + 1) / ix->block == b)
+            continue;
+        for (size_t t = 0; t < n_touched; t++) { /* the block is complete */
+            unsigned m = touched[t];
+            double scale = ix->row_scale[m], v = sqrt(cell_max[m]);
+            /* bytes rounded up, so that code * scale / 255 >= v */
+            double code = isfinite(scale) && scale > 0 ? ceil(v / scale * 255.0) : 255.0;
+            ix->env[(size_t)m * ix->stride + b] = code >= 255.0 ? 255 : (uint8_t)code;
+            cell_max[m] = 0;
+        }
+        n_touched = 0;
     }
+    free(cell_max);
+    free(touched);
     free(buf);
     if (pack_rows(ix) != SM_OK)
         goto nomem;
