@@ -9,8 +9,8 @@
  * verdict is the identity verdict when it is identified or isomers, else analogue
  * when the analysis suspects one, else no_match. The unknown's MW is not given (the
  * harder case): shifts come from the FFT and the MW estimate; ANALOGUE_USE_MW=1 gives
- * each query's MW field instead. ANALOGUE_MIN_HYBRID and ANALOGUE_MIN_SHARE override
- * the thresholds. -v lists every fentanyl-class query. */
+ * each query's MW field instead. ANALOGUE_MIN_HYBRID, ANALOGUE_MIN_SHARE and
+ * ANALOGUE_IDENTITY_MARGIN override the thresholds. -v lists every fentanyl-class query. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,11 +54,18 @@ static const char *judge(const sm_library *lib, sm_shifter *sh, sm_nominal q, co
         exit(1);
     t->seconds += now() - t0;
     t->queries++;
-    if (dump)
-        printf("D\t%s\t%s\t%d\t%.2f\t%.3f\t%d\n", current_set, sm_verdict_status_name(v.status),
+    sm_verdict_apply_analogue(&v, a);
+    if (dump) {
+        int nf = 0;
+        for (size_t k = 0; k < a->n; k++)
+            nf += sm_library_fentanyl_class(lib, h[a->best[k].hit].index);
+        printf("D\t%s\t%s\t%d\t%.2f\t%.3f\t%d\t%d\t%.2f\t%.2f\n", current_set,
+               sm_verdict_status_name(v.status),
                a->n > 0 && sm_library_fentanyl_class(lib, h[a->best[0].hit].index),
                a->n > 0 ? a->best[0].hybrid_mf : 0, a->class_share,
-               v.status == SM_VERDICT_ISOMERS ? 1 : 0);
+               v.status == SM_VERDICT_ISOMERS ? 1 : 0, nf, a->n > 1 ? a->best[1].hybrid_mf : 0,
+               a->n > 2 ? a->best[2].hybrid_mf : 0);
+    }
     *iso_fent = false;
     if (v.status == SM_VERDICT_IDENTIFIED) {
         t->identified++;
@@ -72,7 +79,7 @@ static const char *judge(const sm_library *lib, sm_shifter *sh, sm_nominal q, co
         all ? t->iso_fentanyl++ : t->isomers_other++;
         return "isomers";
     }
-    if (a->suspected) {
+    if (v.status == SM_VERDICT_ANALOGUE) {
         t->analogue++;
         return "analogue";
     }
@@ -100,6 +107,8 @@ int main(int argc, char **argv)
     const char *env;
     if ((env = getenv("ANALOGUE_MIN_HYBRID")) != NULL)
         aparams.min_hybrid = atof(env);
+    if ((env = getenv("ANALOGUE_IDENTITY_MARGIN")) != NULL)
+        aparams.identity_margin = atof(env);
     if ((env = getenv("ANALOGUE_MIN_SHARE")) != NULL)
         aparams.min_class_share = atof(env);
     use_mw = (env = getenv("ANALOGUE_USE_MW")) != NULL && strcmp(env, "1") == 0;

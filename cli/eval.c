@@ -150,23 +150,17 @@ static sm_status evaluate(eval_ctx *c, const query *qs, size_t nq, result *res, 
             continue;
         /* the verdict exactly as `specmatch search` gives it */
         sm_verdict v;
-        sm_status st = sm_judge(c->lib, q, hits, nh, NULL, &v, err);
+        sm_analogue a;
+        bool ran;
+        cli_judge_opts o = {.analogues = false, .mw = NAN, .spectrum_mw = NAN};
+        sm_judge_defaults(&o.judge);
+        sm_status st = cli_judge(c->lib, c->shifter, q, hits, nh, &o, &v, &a, &ran, err);
         if (st != SM_OK)
             return st;
         r->status = v.status;
         r->confidence = v.confidence;
         for (size_t g = 0; g < v.n_group; g++)
             r->verdict_right |= strcmp(c->key[hits[v.group[g]].index], x->key) == 0;
-        if (v.status == SM_VERDICT_NO_MATCH && sm_library_has_controls(c->lib, NULL, NULL)) {
-            sm_analogue a;
-            sm_analogue_params p;
-            sm_analogue_defaults(&p);
-            st = sm_analogue_analyze(c->lib, c->shifter, q, hits, nh, &p, &a, err);
-            if (st != SM_OK)
-                return st;
-            if (a.suspected)
-                r->status = SM_VERDICT_ANALOGUE;
-        }
     }
     return SM_OK;
 }

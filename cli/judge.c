@@ -13,7 +13,10 @@ sm_status cli_judge(const sm_library *lib, sm_shifter *sh, sm_nominal q, const s
     if (st != SM_OK)
         return st;
     bool identified = v->status == SM_VERDICT_IDENTIFIED || v->status == SM_VERDICT_ISOMERS;
-    if (n_hits == 0 || (!o->analogues && identified) || !sm_library_has_controls(lib, NULL, NULL))
+    /* An identification of a fentanyl-class compound is checked against its shifted
+     * relatives; other identifications need no analysis unless asked for. */
+    if (n_hits == 0 || !sm_library_has_controls(lib, NULL, NULL) ||
+        (!o->analogues && identified && !sm_library_fentanyl_class(lib, hits[0].index)))
         return SM_OK;
     sm_analogue_params p;
     sm_analogue_defaults(&p);
@@ -21,11 +24,11 @@ sm_status cli_judge(const sm_library *lib, sm_shifter *sh, sm_nominal q, const s
     st = sm_analogue_analyze(lib, sh, q, hits, n_hits, &p, a, err);
     if (st != SM_OK)
         return st;
-    *analogue_ran = true;
-    if (!identified && a->suspected) {
-        v->status = SM_VERDICT_ANALOGUE;
-        v->reason = SM_REASON_NONE;
-    }
+    sm_verdict_apply_analogue(v, a);
+    /* An identification that stands was only checked: its analysis is shown when
+     * asked for, as before. */
+    *analogue_ran = o->analogues || v->status == SM_VERDICT_NO_MATCH ||
+                    v->status == SM_VERDICT_ANALOGUE;
     return SM_OK;
 }
 

@@ -169,7 +169,14 @@ static void print_analogue(const search_ctx *c)
     if (c->verdict.status == SM_VERDICT_ANALOGUE)
         printf("Verdict: SUSPECTED ANALOGUE: a fentanyl-related substance that the library "
                "does not hold\n");
-    else
+    if (c->verdict.status == SM_VERDICT_ANALOGUE &&
+        c->verdict.reason == SM_REASON_SHIFTED_RELATIVE && c->verdict.best != SIZE_MAX)
+        printf("  best identity hit set aside: %s (MF %d, hybrid MF %d unshifted); the closest "
+               "known analogue below scores %d with its mass shift\n",
+               sm_library_field(lib, c->hits[c->verdict.best].index, SM_FIELD_NAME),
+               sm_mf_display(c->hits[c->verdict.best].mf), sm_mf_display(a->best_direct),
+               sm_mf_display(a->best[0].hybrid_mf));
+    else if (c->verdict.status != SM_VERDICT_ANALOGUE)
         printf("Analogue analysis: %s\n",
                a->suspected ? "the spectrum also resembles fentanyl analogues"
                             : "not a suspected fentanyl analogue");
@@ -350,8 +357,11 @@ static void emit_analogue_json(const search_ctx *c)
         fprintf(stdout, "%u", a->query_mw);
     else
         fputs("null", stdout);
-    fprintf(stdout, ",\"mw_source\":\"%s\",\"class_share\":%.3f,\"closest\":[",
-            mw_source_name(a->mw_source), a->class_share);
+    fprintf(stdout,
+            ",\"mw_source\":\"%s\",\"class_share\":%.3f,\"class_closest\":%zu,"
+            "\"best_direct_hybrid_mf\":%.2f,\"shifted_better\":%s,\"closest\":[",
+            mw_source_name(a->mw_source), a->class_share, a->class_closest, a->best_direct,
+            a->shifted_better ? "true" : "false");
     for (size_t k = 0; k < a->n; k++) {
         const sm_analogue_hit *h = &a->best[k];
         size_t li = c->hits[h->hit].index;

@@ -32,6 +32,9 @@ const char *sm_verdict_reason_text(sm_verdict_reason r)
                "so it is not that compound alone";
     case SM_REASON_UNRESOLVED:
         return "compounds of different molecular weight match about equally well";
+    case SM_REASON_SHIFTED_RELATIVE:
+        return "a fentanyl-class relative with a mass shift explains the spectrum clearly "
+               "better than the best hit does, so it is not that compound";
     }
     return "";
 }

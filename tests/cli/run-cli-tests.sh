@@ -110,6 +110,19 @@ awk 'BEGIN { RS = ""; ORS = "\n\n" } NR == 1 { print; exit }' \
     "$SPECTRA/massbank-ei-not-in-library.msp" >"$TMP/negative.msp"
 check no_match_verdict 0 "" '"type":"verdict".*"status":"no_match".*"reason":"no hit reaches' -- \
     "$SM" search --format jsonl --top 1 negative.msp
+# Thiofentanyl left out of the library: its identification as furanylethyl fentanyl (MF
+# 870) is set aside, since shifted relatives explain it clearly better (fentanyl is 6 u
+# lighter: benzene for thiophene); the verdict is analogue and the reason says why.
+CONTROLS=$(cd "$(dirname "$0")/../../spectra-library" && pwd)/controls.tsv
+awk 'BEGIN { RS = ""; ORS = "\n\n" } /^Name: Thiofentanyl\n/ { print > "thio.msp"; next }
+     { print > "nothio.msp" }' "$SPECTRA/swgdrug-3.4.msp"
+check set_aside_build 0 "wrote nothio.h5: 2987 spectra" -- \
+    "$SM" library build -o nothio.h5 --controls "$CONTROLS" nothio.msp
+check set_aside_table 0 "" "best identity hit set aside: Furanylethyl fentanyl \\(MF 870" -- \
+    "$SM" search --library nothio.h5 --top 3 thio.msp
+check set_aside_jsonl 0 "" \
+    '"type":"verdict".*"status":"analogue","best":"Furanylethyl fentanyl".*"reason":"a fentanyl-class relative with a mass shift.*"shifted_better":true' -- \
+    "$SM" search --library nothio.h5 --format jsonl --top 3 thio.msp
 cd "$SPECTRA" || exit 1
 
 # eval: the method validator's numbers, and that they are the ones search gives.

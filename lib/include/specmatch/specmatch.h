@@ -399,7 +399,10 @@ typedef enum sm_verdict_reason {
     SM_REASON_NO_HITS,       /* the search returned nothing */
     SM_REASON_LOW_MF,        /* the best MF is below min_mf */
     SM_REASON_IONS_ABOVE_MW, /* the query has ions above the best hit's molecular ion */
-    SM_REASON_UNRESOLVED     /* another compound, of another mass, matches about as well */
+    SM_REASON_UNRESOLVED,    /* another compound, of another mass, matches about as well */
+    SM_REASON_SHIFTED_RELATIVE /* a fentanyl-class relative, with a mass shift, explains the
+                                  spectrum clearly better than the best hit does directly
+                                  (sm_verdict_apply_analogue) */
 } sm_verdict_reason;
 
 SM_API const char *sm_verdict_reason_text(sm_verdict_reason r);
@@ -505,6 +508,9 @@ typedef struct sm_analogue_params {
     double min_class_share; /* MF-weighted share of fentanyl-class compounds among the
                                best 10 identity hits (0.3) */
     int max_shift;          /* largest |delta M| looked at (150) */
+    double identity_margin; /* hybrid MF by which a shifted relative must beat the best
+                               identity hit's direct hybrid MF to set an identification
+                               aside (35) */
     double query_mw;        /* the unknown's MW when known (metadata, --mw); NAN: not
                                known, then shifts come from the FFT and the estimate */
 } sm_analogue_params;
@@ -528,9 +534,15 @@ typedef struct sm_analogue {
     size_t n;               /* closest analogues, best hybrid MF first */
     sm_analogue_hit best[SM_ANALOGUE_MAX];
     double class_share;     /* fentanyl-class share among the best identity hits */
+    size_t class_closest;   /* fentanyl-class compounds among the n closest analogues */
     unsigned query_mw;      /* the MW used: given, or estimated (0: none) */
     int mw_source;          /* 0 none, 1 given, 2 estimated with high confidence,
                                3 estimated with low confidence */
+    double best_direct;     /* hybrid MF of the best identity hit at delta M 0 */
+    bool shifted_better;    /* the best identity hit is fentanyl-class and the closest
+                               analogue, at delta M != 0, beats best_direct by at least
+                               identity_margin: the spectrum is better explained as a
+                               shifted relative than as the best hit */
 } sm_analogue;
 
 /* Analogue analysis of a query: hybrid MF against the best identity hits (hits,
@@ -541,6 +553,12 @@ SM_API sm_status sm_analogue_analyze(const sm_library *lib, sm_shifter *sh, sm_n
                                      const sm_hit *hits, size_t n_hits,
                                      const sm_analogue_params *params, sm_analogue *out,
                                      sm_error *err);
+
+/* Combines a verdict with the analogue analysis of the same hits: an `identified` or
+ * `isomers` verdict that a shifted relative explains better (a->shifted_better) is set
+ * aside (reason SM_REASON_SHIFTED_RELATIVE); a verdict that is then not identified
+ * becomes `analogue` when a->suspected. a NULL: nothing changes. */
+SM_API void sm_verdict_apply_analogue(sm_verdict *v, const sm_analogue *a);
 
 /* ------------------------------------------------------------------ */
 /* SIMD kernels                                                        */
