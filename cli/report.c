@@ -420,8 +420,13 @@ static void verdict_line(const entry *e, char *buf, size_t cap)
                      "; a second technique is needed (confidence %.2f).", v->confidence);
         return;
     case SM_VERDICT_ANALOGUE:
-        snprintf(buf, cap, "SUSPECTED ANALOGUE: a fentanyl-related substance that the "
-                           "library does not hold; %s.", LEGISLATION_NOTE);
+        len = snprintf(buf, cap, "SUSPECTED ANALOGUE: a fentanyl-related substance that the "
+                                 "library does not hold; %s.", LEGISLATION_NOTE);
+        if (v->reason == SM_REASON_SHIFTED_RELATIVE && v->best != SIZE_MAX && len > 0 &&
+            (size_t)len < cap)
+            snprintf(buf + len, cap - (size_t)len, " Best identity hit set aside: %s (MF %d): %s.",
+                     name_of(e, v->best), sm_mf_display(e->hits[v->best].mf),
+                     sm_verdict_reason_text(v->reason));
         return;
     default:
         len = snprintf(buf, cap, "NO MATCH: %s", sm_verdict_reason_text(v->reason));

@@ -120,6 +120,8 @@ check set_aside_build 0 "wrote nothio.h5: 2987 spectra" -- \
     "$SM" library build -o nothio.h5 --controls "$CONTROLS" nothio.msp
 check set_aside_table 0 "" "best identity hit set aside: Furanylethyl fentanyl \\(MF 870" -- \
     "$SM" search --library nothio.h5 --top 3 thio.msp
+check set_aside_report 0 "" -- sh -c "'$SM' report --library nothio.h5 --date 2026-01-01 -o thio.html thio.msp &&
+    grep -q 'Best identity hit set aside: Furanylethyl fentanyl (MF 870)' thio.html"
 check set_aside_jsonl 0 "" \
     '"type":"verdict".*"status":"analogue","best":"Furanylethyl fentanyl".*"reason":"a fentanyl-class relative with a mass shift.*"shifted_better":true' -- \
     "$SM" search --library nothio.h5 --format jsonl --top 3 thio.msp
