@@ -10,9 +10,11 @@
  * widened well past that before it may exclude a spectrum. */
 #define BOUND_SLACK 1.0005
 /* Blocks are visited by buckets of BUCKET_MF of bound, best first, and within a
- * bucket in memory order, which the prefetcher streams. */
+ * bucket in memory order, which the prefetcher streams. Wide buckets keep long runs
+ * in memory order (a query with a low floor reads most blocks); measured on the
+ * benchmark libraries, 64 beat 16 by 9 % at 100k and 4 % at 1M, the same at 3k. */
 #ifndef BUCKET_MF
-#define BUCKET_MF 16
+#define BUCKET_MF 64
 #endif
 #define N_BUCKETS (1000 / BUCKET_MF + 2)
 
