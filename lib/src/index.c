@@ -335,7 +335,7 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
                 cell_max[m] = x;
         }
         /* the norm left above each cut, walking the peaks once */
-        float *ratio = ix->ratio + b * SM_INDEX_CUTS;
+        float *ratio = ix->ratio + b; /* ratio[c * stride] */
         double below = 0;
         size_t k = 0;
         for (unsigned c = 0; c < SM_INDEX_CUTS; c++) {
@@ -345,8 +345,8 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
                     below += (double)s.mz[k] * s.intensity[k];
             double left = total - below;
             float r = left > 0 ? float_up(sqrt(total / left)) : INFINITY;
-            if (r > ratio[c])
-                ratio[c] = r;
+            if (r > ratio[c * ix->stride])
+                ratio[c * ix->stride] = r;
         }
         if (p + 1 < n && (p + 1) / ix->block == b)
             continue;

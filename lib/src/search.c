@@ -264,10 +264,10 @@ size_t sm_search_heap_cap_ = SM_SEARCH_HEAP_CAP;
  * heap (scored at once if the heap cannot grow). */
 static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
 {
-    size_t i = s->lib->index->order[pos];
     double b = spectrum_bound(s, pos, topk_floor(t));
     if (can_skip(b, topk_floor(t)))
         return;
+    size_t i = s->lib->index->order[pos];
     if (!heap_push(s, b, i)) {
         score_dense(s, i, t);
         return;
@@ -370,11 +370,12 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
      * ordered by bucket of bound with a counting sort; stable: memory order
      * within a bucket. */
     uint32_t *start = s->bucket_start;
+    const float *ratio = ix->ratio + (size_t)cut * ix->stride;
     memset(start, 0, (N_BUCKETS + 1) * sizeof *start);
     for (size_t b = 0; b < ix->n_blocks; b++) {
         unsigned lo = first_u > ix->block_max_first[b] ? first_u : ix->block_max_first[b];
         double nu = s->dense->suffix[lo];
-        double a = (double)s->acc[b] * ix->ratio[b * SM_INDEX_CUTS + cut] * BOUND_SLACK;
+        double a = (double)s->acc[b] * ratio[b] * BOUND_SLACK;
         double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;
         /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
         s->acc[b] = (float)(bound + 0.001);
@@ -393,6 +394,8 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     for (size_t b = 0; b < ix->n_blocks; b++)
         s->sorted[start[N_BUCKETS - 1 - s->bucket_of[b]]++] = (uint32_t)b;
 
+    /* (the map to library order is read only when something is left out) */
+    bool any_left_out = exclude != SIZE_MAX || s->skip != NULL;
     /* Best bucket first: a block is opened only when no waiting candidate has a
      * higher bound than the block, so the top k fills with the best spectra early
      * and the floor rises before most spectra are looked at. */
@@ -419,7 +422,7 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         if (end > lib->n)
             end = lib->n;
         for (size_t pos = b * ix->block; pos < end; pos++)
-            if (!left_out(s, ix->order[pos], exclude))
+            if (!any_left_out || !left_out(s, ix->order[pos], exclude))
                 consider(s, q, pos, t);
     }
     drain(s, q, -INFINITY, t);

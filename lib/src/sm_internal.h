@@ -43,8 +43,9 @@ void sm_strcol_compact_(sm_strcol *c, size_t n);
  *
  * T1's norms cover only the common m/z range, so the library norm that T1 divides
  * by can be smaller than N. A query whose first m/z is <= cut[c] leaves each
- * spectrum at least its norm over m/z >= cut[c]; ratio[b][c] is the largest
- * sqrt(N / that norm) in block b, the factor that keeps the block bound valid. */
+ * spectrum at least its norm over m/z >= cut[c]; ratio[c][b] (cut-major, so that a
+ * query reads one contiguous row) is the largest sqrt(N / that norm) in block b, the
+ * factor that keeps the block bound valid. */
 /* Spectra per block: 4 up to SM_INDEX_SMALL spectra, 8 above (index.c). Smaller
  * blocks have tighter envelopes (100k: ~15 % more queries/s) but twice their
  * memory: 8 keeps it under 40 MB at a million spectra. */
@@ -80,7 +81,7 @@ typedef struct sm_index {
     uint32_t *sp_block;                     /* its nonzero blocks... */
     uint8_t *sp_code;                       /* ...and their bytes */
     float *row_scale;                       /* [n_bins] largest envelope value of row m */
-    float *ratio;                           /* [n_blocks][SM_INDEX_CUTS] */
+    float *ratio;                           /* [SM_INDEX_CUTS][stride] */
 } sm_index;
 
 /* A query spread over nominal m/z, so that scoring it against a library spectrum
