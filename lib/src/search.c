@@ -408,6 +408,11 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
             s->stats.blocks_skipped += ix->n_blocks - p;
             break;
         }
+        if (p + 2 * PREFETCH_AHEAD < ix->n_blocks) { /* where the next ones' words are */
+            size_t p0 = (size_t)s->sorted[p + 2 * PREFETCH_AHEAD] * ix->block;
+            __builtin_prefetch(lib->nom_off + p0);
+            __builtin_prefetch(ix->norm + p0);
+        }
         if (p + PREFETCH_AHEAD < ix->n_blocks &&
             !can_skip(s->acc[s->sorted[p + PREFETCH_AHEAD]], floor))
             prefetch_block(lib, s->sorted[p + PREFETCH_AHEAD]);
