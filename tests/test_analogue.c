@@ -157,6 +157,58 @@ static void test_fentanyl_left_out(void **state)
     free(skip);
 }
 
+/* How a verdict and an analysis combine, each branch: an identification stands unless
+ * a shifted relative explains the spectrum better; set aside, it becomes analogue or
+ * no_match and says why; a no_match becomes analogue only when suspected. */
+static void test_apply_analogue(void **state)
+{
+    (void)state;
+    sm_verdict v;
+    sm_analogue a;
+    memset(&a, 0, sizeof a);
+    memset(&v, 0, sizeof v);
+    v.status = SM_VERDICT_IDENTIFIED;
+    v.n_group = 1;
+    v.unresolved = "";
+    a.suspected = true; /* an identification is not replaced by a mere resemblance */
+    sm_verdict_apply_analogue(&v, &a);
+    assert_int_equal(v.status, SM_VERDICT_IDENTIFIED);
+    assert_int_equal(v.n_group, 1);
+
+    a.shifted_better = true; /* set aside, and the analogue rules hold */
+    sm_verdict_apply_analogue(&v, &a);
+    assert_int_equal(v.status, SM_VERDICT_ANALOGUE);
+    assert_int_equal(v.reason, SM_REASON_SHIFTED_RELATIVE);
+    assert_int_equal(v.n_group, 0);
+
+    v.status = SM_VERDICT_ISOMERS; /* set aside, the analogue rules fail */
+    v.n_group = 2;
+    v.unresolved = "ring-position isomers";
+    v.reason = SM_REASON_NONE;
+    a.suspected = false;
+    sm_verdict_apply_analogue(&v, &a);
+    assert_int_equal(v.status, SM_VERDICT_NO_MATCH);
+    assert_int_equal(v.reason, SM_REASON_SHIFTED_RELATIVE);
+    assert_int_equal(v.n_group, 0);
+    assert_string_equal(v.unresolved, "");
+    assert_true(strlen(sm_verdict_reason_text(v.reason)) > 0);
+
+    v.status = SM_VERDICT_NO_MATCH; /* nothing identified: analogue when suspected */
+    v.reason = SM_REASON_LOW_MF;
+    a.shifted_better = false;
+    sm_verdict_apply_analogue(&v, &a);
+    assert_int_equal(v.status, SM_VERDICT_NO_MATCH);
+    assert_int_equal(v.reason, SM_REASON_LOW_MF);
+    a.suspected = true;
+    sm_verdict_apply_analogue(&v, &a);
+    assert_int_equal(v.status, SM_VERDICT_ANALOGUE);
+    assert_int_equal(v.reason, SM_REASON_NONE);
+
+    sm_verdict_apply_analogue(&v, NULL); /* no analysis: nothing changes */
+    assert_int_equal(v.status, SM_VERDICT_ANALOGUE);
+    sm_verdict_apply_analogue(NULL, &a);
+}
+
 /* Right identifications are never set aside: every fentanyl-class spectrum whose
  * compound has another spectrum, searched without itself. The shifted relatives of the
  * right compounds stay within 26 hybrid MF of its direct match (the margin is 35). */
@@ -386,6 +438,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shift_table),
+        cmocka_unit_test(test_apply_analogue),
         cmocka_unit_test(test_given_mw),
         cmocka_unit_test(test_unresolved_isomers),
         cmocka_unit_test(test_fentanyl_left_out),
