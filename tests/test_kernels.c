@@ -281,6 +281,134 @@ static void check_unpack(const sm_kernel *k)
     }
 }
 
+/* group_sums against bound_sums of the scalar kernel, lane by lane: 16 random
+ * queries (every fifth lane left empty, as a group not full) against n library
+ * peaks. Counts exact, float sums within their tolerance (term 2's quotients within
+ * 2^-12 on top), and the lanes it lets through: every lane whose exact bound (from
+ * the scalar sums) is not below its floor, none whose floor is 50 above it. */
+static void check_group(const sm_kernel *k, size_t n, bool zeros)
+{
+    enum { BINS = SM_MAX_NOMINAL_MZ + 1 };
+    static uint32_t qword[SM_GROUP][BINS + 1];
+    static double suffix[SM_GROUP][BINS + 1];
+    static uint16_t mz[BOUND_MAXN], val[BOUND_MAXN];
+    size_t cells = (size_t)BINS * SM_GROUP;
+    sm_group_tab g = {.n_tab = BINS};
+    g.word = aligned_alloc(64, cells * sizeof *g.word);
+    g.bw = aligned_alloc(64, cells * sizeof *g.bw);
+    g.sa = aligned_alloc(64, cells * sizeof *g.sa);
+    g.nu = aligned_alloc(64, cells * sizeof *g.nu);
+    assert_true(g.word && g.bw && g.sa && g.nu);
+    for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+        g.sqrt_f[i] = sqrtf((float)i);
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        bool empty = zeros || l % 5 == 4;
+        uint32_t cnt = 0;
+        unsigned first = 0;
+        qword[l][0] = 0; /* m/z -1 */
+        for (unsigned m = 0; m < BINS; m++) {
+            uint32_t a = 0;
+            if (!empty && m > 0 && lcg() % 3 == 0)
+                a = lcg() % 4 == 0 ? 1 : 2 + lcg() % (SM_BASE_PEAK - 1);
+            if (a > 0 && first == 0)
+                first = m;
+            cnt += a > 1;
+            qword[l][1 + m] = a | cnt << 16;
+            g.word[(size_t)m * SM_GROUP + l] = a | cnt << 16;
+            g.bw[(size_t)m * SM_GROUP + l] = (float)((double)m * sqrt((double)a));
+            g.sa[(size_t)m * SM_GROUP + l] = (float)sqrt((double)a);
+        }
+        /* a start past the first m/z of the library peaks now and then */
+        if (!empty && l % 3 == 0) {
+            first = 30 + lcg() % 60;
+            for (unsigned m = 0; m < first; m++) {
+                qword[l][1 + m] = 0;
+                g.word[(size_t)m * SM_GROUP + l] = 0;
+                g.bw[(size_t)m * SM_GROUP + l] = 0.0f;
+                g.sa[(size_t)m * SM_GROUP + l] = 0.0f;
+            }
+            uint32_t c = 0;
+            for (unsigned m = first; m < BINS; m++) {
+                uint32_t a = qword[l][1 + m] & 0xffffu;
+                c += a > 1;
+                qword[l][1 + m] = a | c << 16;
+                g.word[(size_t)m * SM_GROUP + l] = a | c << 16;
+            }
+            while (first < BINS && (qword[l][1 + first] & 0xffffu) == 0)
+                first++;
+        }
+        double sum = 0;
+        for (unsigned m = BINS; m-- > 0;) {
+            uint32_t a = qword[l][1 + m] & 0xffffu;
+            if (a > 1)
+                sum += (double)m * a;
+            suffix[l][m] = sum;
+        }
+        for (unsigned m = 0; m < BINS; m++) {
+            double nu = suffix[l][m > first ? m : first];
+            float f = (float)nu;
+            g.nu[(size_t)m * SM_GROUP + l] = (double)f > nu ? nextafterf(f, 0.0f) : f;
+        }
+        g.first[l] = empty ? 0 : first;
+    }
+    unsigned m = 0;
+    double norm = 0;
+    for (size_t j = 0; j < n; j++) {
+        m += 1 + (lcg() % 2 == 0 ? 0 : lcg() % (n > 1500 ? 2 : 3));
+        mz[j] = (uint16_t)m;
+        val[j] = (uint16_t)(lcg() % 5 == 0 ? 1 : 2 + lcg() % (SM_BASE_PEAK - 1));
+        norm += val[j] > 1 ? (double)m * val[j] : 0;
+    }
+    sm_bound_sums want[SM_GROUP];
+    double bound[SM_GROUP];
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        unsigned lo = n > 0 && mz[0] > g.first[l] ? mz[0] : g.first[l];
+        sm_kernel_scalar_.bound_sums(qword[l] + 1, mz, val, n, lo, &want[l]);
+        bound[l] = n == 0 ? -0.5
+                          : sm_bound_from_sums_(suffix[l][lo], norm - (double)want[l].below,
+                                                want[l].dot, want[l].n1, want[l].n2,
+                                                want[l].t2_num, want[l].t2_den);
+        /* a floor the bound just reaches (can_skip in search.c would keep it), or one
+         * far above it; lanes not in use: +inf */
+        bool empty = zeros || l % 5 == 4;
+        g.floor[l] = empty ? INFINITY
+                           : (float)(l % 2 ? bound[l] * 1.0005 + 0.01 : bound[l] + 50.0);
+        if (!isfinite(bound[l]))
+            g.floor[l] = INFINITY;
+    }
+    sm_group_sums got;
+    unsigned pass = k->group_sums(&g, mz, val, n, norm, &got);
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        if (got.n1[l] != want[l].n1 || got.n2[l] != want[l].n2 ||
+            got.t2_den[l] != want[l].t2_den)
+            fail_msg("%s group_sums n=%zu lane %u: n1 %u n2 %u t2_den %u, bound_sums %u %u %llu",
+                     k->name, n, l, got.n1[l], got.n2[l], got.t2_den[l], want[l].n1,
+                     want[l].n2, (unsigned long long)want[l].t2_den);
+        double terms = 0;
+        for (size_t j = 0; j < n; j++)
+            terms += (double)g.bw[(size_t)mz[j] * SM_GROUP + l] * sqrt((double)val[j]);
+        check_sum(k->name, "group_sums dot", n, got.dot[l], want[l].dot, terms);
+        double tol = (double)want[l].t2_den / 4096 + 1e-5 * (double)want[l].t2_den + 1e-6;
+        if (!(fabs((double)got.t2_num[l] - (double)want[l].t2_num) <= tol))
+            fail_msg("%s group_sums t2_num n=%zu lane %u: %.9g, bound_sums %.9g", k->name, n,
+                     l, (double)got.t2_num[l], (double)want[l].t2_num);
+        bool empty = zeros || l % 5 == 4;
+        bool through = (pass >> l) & 1u;
+        if (!empty && isfinite(bound[l]) && l % 2 && !through)
+            fail_msg("%s group_sums n=%zu lane %u: bound %.4f at its floor left out", k->name,
+                     n, l, bound[l]);
+        if ((empty || l % 2 == 0) && through && isfinite(g.floor[l]))
+            fail_msg("%s group_sums n=%zu lane %u: bound %.4f let through 50 below its floor",
+                     k->name, n, l, bound[l]);
+        if (empty && through)
+            fail_msg("%s group_sums lane %u not in use let through", k->name, l);
+    }
+    free(g.word);
+    free(g.bw);
+    free(g.sa);
+    free(g.nu);
+}
+
 static void run_all(const sm_kernel *k)
 {
     check_unpack(k);
@@ -297,11 +425,17 @@ static void run_all(const sm_kernel *k)
                 check_bound(k, len, o1, o2, zeros);
                 check_axpy_u8(k, len, o1, o2, zeros);
             }
+            if (k->group_sums != NULL)
+                check_group(k, len, zeros);
         }
     }
     /* past the SIMD kernels' 2,048 peaks */
     check_bound(k, 2049, 1, 2, false);
     check_bound(k, BOUND_MAXN, 0, 3, false);
+    if (k->group_sums != NULL) {
+        check_group(k, 2049, false);
+        check_group(k, BOUND_MAXN, false);
+    }
     /* n = 0 must not touch the arrays. */
     assert_true(k->dot(NULL, NULL, 0) == 0.0f);
     k->axpy(1.0f, NULL, NULL, 0);

@@ -1,6 +1,7 @@
 /* test_search.c — searching the SWGDRUG library: the sample, self-search, MassBank identification. */
 #include "test_common.h"
 
+#include "kernels/kernels.h"
 #include "sm_internal.h"
 
 /* A library spectrum's peaks, unpacked (one at a time). */
@@ -244,6 +245,72 @@ static void test_indexed_equals_exhaustive(void **state)
     free(q);
 }
 
+/* Batches finish the queries that need many blocks in groups (search.c): each
+ * kernel with group_sums, both block sizes, every query sent through a group
+ * (budget 0) and the library's own rule, on two threads: the top 10 of each of the
+ * 1,471 real queries, MF and RMF to the last bit, equal the exhaustive ones. */
+static void test_batch_groups_exact(void **state)
+{
+    (void)state;
+    size_t cap = 2000;
+    exq *q = calloc(cap, sizeof *q);
+    assert_non_null(q);
+    size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
+    n += load_queries("massbank-ei-not-in-library.msp", 4, q + n, cap - n);
+    assert_int_equal(n, 332 + 1139);
+    sm_nominal *v = calloc(n, sizeof *v);
+    sm_hit *h = calloc(n * 10, sizeof *h);
+    size_t *nh = calloc(n, sizeof *nh);
+    assert_true(v && h && nh);
+    sm_error e = {0};
+    for (size_t j = 0; j < n; j++) {
+        v[j] = (sm_nominal){q[j].n, q[j].mz, q[j].in};
+        assert_int_equal(sm_search_exhaustive(lib, v[j], 10, SIZE_MAX, q[j].hits, &q[j].nh, &e),
+                         SM_OK);
+    }
+    sm_library *large = NULL;
+    sm_index_small_ = 0;
+    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
+    sm_index_small_ = SM_INDEX_SMALL;
+    size_t grouped = 0;
+    for (size_t kn = 0; kn < sm_kernel_count(); kn++) {
+        if (!sm_kernel_supported_at(kn))
+            continue;
+        assert_int_equal(sm_kernel_select(sm_kernel_name_at(kn), &e), SM_OK);
+        bool has_groups = sm_kernel_get_()->group_sums != NULL;
+        for (int run = 0; run < 4; run++) {
+            const sm_library *on = run % 2 ? large : lib;
+            sm_search_group_budget_ = run < 2 ? 0 : -1;
+            assert_int_equal(sm_search_batch(on, v, n, 10, 2, h, nh, &e), SM_OK);
+            size_t mismatches = 0;
+            for (size_t j = 0; j < n; j++) {
+                bool same = nh[j] == q[j].nh;
+                for (size_t t = 0; same && t < nh[j]; t++)
+                    same = h[j * 10 + t].index == q[j].hits[t].index &&
+                           h[j * 10 + t].mf == q[j].hits[t].mf &&
+                           h[j * 10 + t].rmf == q[j].hits[t].rmf;
+                if (!same && mismatches++ < 5)
+                    fprintf(stderr, "kernel %s, blocks of %zu, budget %ld, query %zu: batch "
+                                    "top 10 differs\n",
+                            sm_kernel_name_at(kn), on->index->block, sm_search_group_budget_,
+                            j);
+            }
+            assert_int_equal(mismatches, 0);
+            grouped += has_groups && run < 2;
+        }
+        print_message("kernel %s: batches exact%s\n", sm_kernel_name_at(kn),
+                      has_groups ? " (groups)" : " (query by query: no group_sums)");
+    }
+    sm_search_group_budget_ = -1;
+    assert_true(grouped >= 2); /* the scalar kernel has group_sums: always run */
+    assert_int_equal(sm_kernel_select(NULL, &e), SM_OK);
+    sm_library_close(large);
+    free(v);
+    free(h);
+    free(nh);
+    free(q);
+}
+
 /* A batch over two threads gives what one searcher gives, query by query. */
 static void test_batch_threads(void **state)
 {
@@ -382,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_massbank_identification),
         cmocka_unit_test(test_indexed_equals_exhaustive),
         cmocka_unit_test(test_batch_threads),
+        cmocka_unit_test(test_batch_groups_exact),
         cmocka_unit_test(test_min_mf),
         cmocka_unit_test(test_bad_query),
         cmocka_unit_test(test_packed_and_sparse),

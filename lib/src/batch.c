@@ -24,27 +24,37 @@ typedef struct batch {
     sm_error err;         /* first failure, written once under failed */
 } batch;
 
+/* Each worker searches the queries it takes one by one; those that need many
+ * blocks wait in its group and are finished together when the group is full and
+ * once the queue is empty (search.c). */
 static void *worker(void *arg)
 {
     batch *b = arg;
     sm_searcher *s = NULL;
+    sm_group *g = NULL;
     sm_error e = {0};
-    if (sm_searcher_new(b->lib, &s, &e) != SM_OK)
+    if (sm_searcher_new(b->lib, &s, &e) != SM_OK || sm_group_new_(b->lib, &g, &e) != SM_OK)
         goto fail;
     sm_searcher_set_min_mf(s, b->min_mf);
     for (;;) {
         size_t j = atomic_fetch_add(&b->next, 1);
         if (j >= b->nq || atomic_load(&b->failed))
             break;
-        if (sm_search_nominal(s, b->queries[j], b->k, SIZE_MAX, b->hits + j * b->k,
-                              &b->n_hits[j], &e) != SM_OK)
+        if (sm_search_or_park_(s, g, b->queries[j], b->k, b->hits + j * b->k, &b->n_hits[j],
+                               &e) != SM_OK)
             goto fail;
+        if (sm_group_full_(g))
+            sm_group_flush_(s, g);
     }
+    sm_group_flush_(s, g);
+    sm_group_free_(g);
     sm_searcher_free(s);
     return NULL;
 fail:
     if (atomic_exchange(&b->failed, 1) == 0)
         b->err = e;
+    sm_group_flush_(s, g);
+    sm_group_free_(g);
     sm_searcher_free(s);
     return NULL;
 }

@@ -320,21 +320,30 @@ double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, const u
             return first;
     }
     size_t n = kern->unpack(w, nw, scratch->mz, scratch->intensity);
-    double t1;
     sm_bound_sums bs;
     kern->bound_sums(d->word + 1, scratch->mz, scratch->intensity, n, lo, &bs);
-    if (bs.n1 == 0)
+    return sm_bound_from_sums_(d->suffix[lo], norm_l - (double)bs.below, bs.dot, bs.n1, bs.n2,
+                               (double)bs.t2_num, bs.t2_den);
+}
+
+double sm_bound_from_sums_(double nu, double nl, float dot_f, uint32_t n1_i, uint32_t n2_i,
+                           double t2_num, uint64_t t2_den)
+{
+    if (n1_i == 0)
         return -0.5;
-    t1 = t1_upper(d, lo, norm_l, bs.dot, bs.below);
-    if (!isfinite(t1))
+    if (!(nu > 0 && nl > 0))
         return INFINITY;
-    if (bs.n2 == 0)
+    double dot = (double)dot_f * SUM_SLACK;
+    double t1 = dot * dot / (nu * nl);
+    if (!(t1 < 1.0))
+        t1 = 1.0;
+    if (n2_i == 0)
         return 1000.0 * t1 - 0.5;
-    double t2 = (double)bs.t2_num * SUM_SLACK / (double)bs.t2_den;
+    double t2 = t2_num * SUM_SLACK / (double)t2_den;
     if (!(t2 < 1.0))
         t2 = 1.0;
     if (t2 <= t1)
         return 1000.0 * t1 - 0.5;
-    double n1 = bs.n1, n2 = bs.n2;
+    double n1 = n1_i, n2 = n2_i;
     return 1000.0 * (n1 * t1 + n2 * t2) / (n1 + n2) - 0.5;
 }

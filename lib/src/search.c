@@ -16,6 +16,11 @@
 #ifndef BUCKET_MF
 #define BUCKET_MF 64
 #endif
+/* (groups, below) a query is parked once it has scanned the budget if it still
+ * needs at least 1 / GROUP_PARK_DIV of the blocks */
+#ifndef GROUP_PARK_DIV
+#define GROUP_PARK_DIV 8
+#endif
 #define N_BUCKETS (1000 / BUCKET_MF + 2)
 
 struct cand {
@@ -342,7 +347,34 @@ static void prefetch_block(const sm_library *lib, size_t b)
         __builtin_prefetch(w);
 }
 
-static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t exclude, topk *t)
+/* At the budget: the waiting candidates are scored, and if the query still needs
+ * at least 1 / GROUP_PARK_DIV of the blocks, the ones from sorted position p on that
+ * it needs get `bit` in mark[] (true: parked); else it goes on where it is. */
+static bool park_rest(sm_searcher *s, sm_nominal q, topk *t, size_t p, uint16_t *mark,
+                      uint16_t bit)
+{
+    const sm_index *ix = s->lib->index;
+    drain(s, q, -INFINITY, t);
+    double floor = topk_floor(t);
+    size_t left = 0;
+    for (size_t r = p; r < ix->n_blocks; r++)
+        left += !can_skip(s->acc[s->sorted[r]], floor);
+    if (left < ix->n_blocks / GROUP_PARK_DIV)
+        return false;
+    for (size_t r = p; r < ix->n_blocks; r++) {
+        size_t b = s->sorted[r];
+        if (!can_skip(s->acc[b], floor))
+            mark[b] |= bit;
+    }
+    return true;
+}
+
+/* Searches the blocks best bound first. With a budget (in blocks scanned) below
+ * what the query needs, it stops there: the waiting candidates are scored, the
+ * blocks that may still hold a top-k spectrum get `bit` in mark[], and it returns
+ * false (the group finishes them, sm_group_flush_). */
+static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t exclude, topk *t,
+                           size_t budget, uint16_t *mark, uint16_t bit)
 {
     const sm_library *lib = s->lib;
     const sm_index *ix = lib->index;
@@ -399,9 +431,12 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     /* Best bucket first: a block is opened only when no waiting candidate has a
      * higher bound than the block, so the top k fills with the best spectra early
      * and the floor rises before most spectra are looked at. */
+    size_t scanned = 0;
     for (size_t p = 0; p < ix->n_blocks; p++) {
         size_t b = s->sorted[p];
         double floor = topk_floor(t);
+        if (scanned == budget && park_rest(s, q, t, p, mark, bit))
+            return false;
         unsigned bucket = s->bucket_of[b];
         double bucket_top = bucket == N_BUCKETS - 1 ? INFINITY : (double)(bucket + 1) * BUCKET_MF;
         if (can_skip(bucket_top, floor)) { /* this bucket and every later one */
@@ -423,6 +458,7 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
             continue;
         }
         s->stats.blocks_scanned++;
+        scanned++;
         size_t end = (b + 1) * ix->block;
         if (end > lib->n)
             end = lib->n;
@@ -431,6 +467,7 @@ static void search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
                 consider(s, q, pos, t);
     }
     drain(s, q, -INFINITY, t);
+    return true;
 }
 
 void sm_searcher_set_skip(sm_searcher *s, const uint8_t *skip)
@@ -438,8 +475,13 @@ void sm_searcher_set_skip(sm_searcher *s, const uint8_t *skip)
     s->skip = skip;
 }
 
-sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclude,
-                            sm_hit *hits, size_t *n_hits, sm_error *err)
+/* One query; with a group, parked there (false) when it would scan more blocks
+ * than the group's budget: its hits are then completed by sm_group_flush_. */
+static bool search_one(sm_searcher *s, sm_nominal q, size_t k, size_t exclude, sm_hit *hits,
+                       size_t *n_hits, sm_group *g);
+
+static sm_status search_checked(sm_searcher *s, sm_nominal q, size_t k, size_t exclude,
+                                sm_hit *hits, size_t *n_hits, sm_group *g, sm_error *err)
 {
     *n_hits = 0;
     if (k == 0)
@@ -448,24 +490,30 @@ sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclu
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no hit buffer");
     if (q.n == 0)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "empty query spectrum");
-    const sm_library *lib = s->lib;
-    topk t = {hits, k, 0, s->min_mf};
-    s->stats.queries++;
-    s->heap_n = 0;
-    prepare_query(s, q);
-    unsigned first_u = q.mz[0];
-    unsigned cut = first_u <= SM_INDEX_CUT0
-                       ? 0
-                       : (first_u - SM_INDEX_CUT0 + SM_INDEX_CUT_STEP - 1) / SM_INDEX_CUT_STEP;
-    if (cut < SM_INDEX_CUTS)
-        search_blocked(s, q, cut, exclude, &t);
-    else
-        search_unblocked(s, q, exclude, &t);
-    clear_query(s, q);
-    for (size_t j = 0; j < t.n; j++)
-        hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, hits[j].index, &s->lbuf), 1);
-    *n_hits = t.n;
+    search_one(s, q, k, exclude, hits, n_hits, g);
     return SM_OK;
+}
+
+sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclude,
+                            sm_hit *hits, size_t *n_hits, sm_error *err)
+{
+    return search_checked(s, q, k, exclude, hits, n_hits, NULL, err);
+}
+
+sm_status sm_search_or_park_(sm_searcher *s, sm_group *g, sm_nominal q, size_t k,
+                             sm_hit *hits, size_t *n_hits, sm_error *err)
+{
+    /* (a group does not know of left-out spectra) */
+    return search_checked(s, q, k, SIZE_MAX, hits, n_hits, s->skip == NULL ? g : NULL, err);
+}
+
+/* RMF of the hits found, and their count. */
+static void finish_hits(const sm_library *lib, sm_nominal q, topk *t, size_t *n_hits,
+                        sm_nominal_buf *buf)
+{
+    for (size_t j = 0; j < t->n; j++)
+        t->hits[j].rmf = sm_match_factor(q, sm_library_nominal(lib, t->hits[j].index, buf), 1);
+    *n_hits = t->n;
 }
 
 sm_status sm_search(sm_searcher *s, const sm_spectrum *query, size_t k, sm_hit *hits,
@@ -482,4 +530,209 @@ sm_status sm_search(sm_searcher *s, const sm_spectrum *query, size_t k, sm_hit *
     }
     sm_nominal q = {n, s->qmz, s->qin};
     return sm_search_nominal(s, q, k, SIZE_MAX, hits, n_hits, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups: the queries of a batch that need many blocks, finished together */
+
+/* A query is parked in its group once it has scanned this many blocks best first
+ * (by then its floor is about where it ends): the rest of its blocks are read once
+ * for the whole group, in memory order, and each spectrum is bounded for every
+ * query of the group in one pass over its peaks (group_sums, a lane a query). */
+#define GROUP_MIN_BLOCKS 256
+#ifndef GROUP_BUDGET_DIV
+#define GROUP_BUDGET_DIV 64
+#endif
+
+long sm_search_group_budget_ = -1;
+
+struct sm_group {
+    const sm_library *lib;
+    const sm_kernel *kern;
+    sm_group_tab tab;
+    uint16_t *mark;  /* [n_blocks]: the lanes that still need block b */
+    double *suffix;  /* [SM_GROUP][SUFFIX_N]: each lane's suffix norms (sm_qdense) */
+    size_t budget;
+    unsigned n_lanes;
+    struct lane {
+        sm_nominal q;
+        topk t;
+        size_t *n_hits;
+    } lane[SM_GROUP];
+};
+
+#define SUFFIX_N (SM_MAX_NOMINAL_MZ + 2)
+
+void sm_group_free_(sm_group *g)
+{
+    if (g == NULL)
+        return;
+    free(g->tab.word);
+    free(g->tab.bw);
+    free(g->tab.sa);
+    free(g->tab.nu);
+    free(g->mark);
+    free(g->suffix);
+    free(g);
+}
+
+sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err)
+{
+    *out = NULL;
+    const sm_kernel *kern = sm_kernel_get_();
+    if (lib == NULL || lib->index == NULL || kern->group_sums == NULL)
+        return SM_OK; /* query by query */
+    const sm_index *ix = lib->index;
+    sm_group *g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
+    g->lib = lib;
+    g->kern = kern;
+    g->tab.n_tab = ix->n_bins;
+    size_t cells = ix->n_bins * SM_GROUP;
+    /* one cache line an m/z: 16 lanes of 4 bytes */
+    g->tab.word = aligned_alloc(64, cells * sizeof *g->tab.word);
+    g->tab.bw = aligned_alloc(64, cells * sizeof *g->tab.bw);
+    g->tab.sa = aligned_alloc(64, cells * sizeof *g->tab.sa);
+    g->tab.nu = aligned_alloc(64, cells * sizeof *g->tab.nu);
+    g->mark = calloc(ix->n_blocks, sizeof *g->mark);
+    g->suffix = calloc((size_t)SM_GROUP * SUFFIX_N, sizeof *g->suffix);
+    if (!g->tab.word || !g->tab.bw || !g->tab.sa || !g->tab.nu || !g->mark || !g->suffix) {
+        sm_group_free_(g);
+        return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
+    }
+    memset(g->tab.word, 0, cells * sizeof *g->tab.word);
+    memset(g->tab.bw, 0, cells * sizeof *g->tab.bw);
+    memset(g->tab.sa, 0, cells * sizeof *g->tab.sa);
+    memset(g->tab.nu, 0, cells * sizeof *g->tab.nu);
+    for (unsigned l = 0; l < SM_GROUP; l++)
+        g->tab.floor[l] = INFINITY; /* not in use */
+    for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+        g->tab.sqrt_f[i] = sqrtf((float)i);
+    size_t budget = ix->n_blocks / GROUP_BUDGET_DIV;
+    g->budget = budget > GROUP_MIN_BLOCKS ? budget : GROUP_MIN_BLOCKS;
+    if (sm_search_group_budget_ >= 0)
+        g->budget = (size_t)sm_search_group_budget_;
+    *out = g;
+    return SM_OK;
+}
+
+bool sm_group_full_(const sm_group *g)
+{
+    return g != NULL && g->n_lanes == SM_GROUP;
+}
+
+/* The query the searcher holds (prepare_query) becomes lane l of the group. */
+static void group_park(sm_searcher *s, sm_group *g, sm_nominal q, topk *t, size_t *n_hits)
+{
+    unsigned l = g->n_lanes++;
+    const sm_qdense *d = s->dense;
+    sm_group_tab *tab = &g->tab;
+    for (size_t m = 0; m < tab->n_tab; m++) {
+        size_t c = m * SM_GROUP + l;
+        tab->word[c] = d->word[1 + m];
+        tab->bw[c] = d->bw[m];
+        tab->sa[c] = (float)d->r[m] * (d->in[m] != 0);
+        double nu = d->suffix[m > d->first ? m : d->first];
+        float f = (float)nu;
+        tab->nu[c] = (double)f > nu ? nextafterf(f, 0.0f) : f;
+    }
+    tab->first[l] = d->first;
+    tab->floor[l] = (float)topk_floor(t);
+    memcpy(g->suffix + (size_t)l * SUFFIX_N, d->suffix, SUFFIX_N * sizeof *g->suffix);
+    g->lane[l] = (struct lane){q, *t, n_hits};
+}
+
+/* Lane l's bound for the spectrum of n peaks mz/in (norm: its sum of m I above 1). */
+static double group_bound(const sm_group *g, unsigned l, const sm_group_sums *gs,
+                          const uint16_t *mz, const uint16_t *in, size_t n, double norm)
+{
+    unsigned first = g->tab.first[l];
+    unsigned lo = first > mz[0] ? first : mz[0];
+    uint64_t below = 0;
+    for (size_t j = 0; j < n && mz[j] < first; j++)
+        below += in[j] > 1 ? (uint64_t)mz[j] * in[j] : 0;
+    /* term 2's quotients are estimates within 2^-14 (kernels.h): 2^-12 on top */
+    return sm_bound_from_sums_(g->suffix[(size_t)l * SUFFIX_N + lo], norm - (double)below,
+                               gs->dot[l], gs->n1[l], gs->n2[l],
+                               (double)gs->t2_num[l] * (1.0 + 1.0 / 4096), gs->t2_den[l]);
+}
+
+void sm_group_flush_(sm_searcher *s, sm_group *g)
+{
+    if (g == NULL || g->n_lanes == 0)
+        return;
+    const sm_library *lib = s->lib;
+    const sm_index *ix = lib->index;
+    sm_group_sums gs;
+    uint16_t *mz = s->lbuf.mz, *in = s->lbuf.intensity;
+    for (size_t b = 0; b < ix->n_blocks; b++) {
+        unsigned need = g->mark[b];
+        if (need == 0)
+            continue;
+        g->mark[b] = 0;
+        s->stats.blocks_scanned++;
+        size_t end = (b + 1) * ix->block;
+        if (end > lib->n)
+            end = lib->n;
+        for (size_t pos = b * ix->block; pos < end; pos++) {
+            uint64_t o = lib->nom_off[pos];
+            size_t n = g->kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[pos + 1] - o), mz, in);
+            unsigned pass = g->kern->group_sums(&g->tab, mz, in, n, ix->norm[pos], &gs);
+            s->stats.bounded += (uint64_t)__builtin_popcount(need);
+            for (unsigned left = need & pass; left != 0; left &= left - 1) {
+                unsigned l = (unsigned)__builtin_ctz(left);
+                struct lane *ln = &g->lane[l];
+                double bound = n > 0 ? group_bound(g, l, &gs, mz, in, n, ix->norm[pos]) : -0.5;
+                if (can_skip(bound, topk_floor(&ln->t)))
+                    continue;
+                s->stats.exact++;
+                topk_offer(&ln->t, ix->order[pos],
+                           sm_match_factor(ln->q, (sm_nominal){n, mz, in}, 0));
+                g->tab.floor[l] = (float)topk_floor(&ln->t);
+            }
+        }
+    }
+    for (unsigned l = 0; l < g->n_lanes; l++) {
+        struct lane *ln = &g->lane[l];
+        finish_hits(lib, ln->q, &ln->t, ln->n_hits, &s->lbuf);
+        for (size_t m = 0; m < g->tab.n_tab; m++) {
+            size_t c = m * SM_GROUP + l;
+            g->tab.word[c] = 0;
+            g->tab.bw[c] = 0.0f;
+            g->tab.sa[c] = 0.0f;
+            g->tab.nu[c] = 0.0f;
+        }
+        g->tab.first[l] = 0;
+        g->tab.floor[l] = INFINITY;
+    }
+    g->n_lanes = 0;
+}
+
+static bool search_one(sm_searcher *s, sm_nominal q, size_t k, size_t exclude, sm_hit *hits,
+                       size_t *n_hits, sm_group *g)
+{
+    const sm_library *lib = s->lib;
+    topk t = {hits, k, 0, s->min_mf};
+    s->stats.queries++;
+    s->heap_n = 0;
+    prepare_query(s, q);
+    unsigned first_u = q.mz[0];
+    unsigned cut = first_u <= SM_INDEX_CUT0
+                       ? 0
+                       : (first_u - SM_INDEX_CUT0 + SM_INDEX_CUT_STEP - 1) / SM_INDEX_CUT_STEP;
+    bool done = true;
+    if (cut < SM_INDEX_CUTS) {
+        size_t budget = g != NULL ? g->budget : SIZE_MAX;
+        uint16_t bit = g != NULL ? (uint16_t)(1u << g->n_lanes) : 0;
+        done = search_blocked(s, q, cut, exclude, &t, budget, g != NULL ? g->mark : NULL, bit);
+    } else {
+        search_unblocked(s, q, exclude, &t);
+    }
+    if (!done)
+        group_park(s, g, q, &t, n_hits);
+    clear_query(s, q);
+    if (done)
+        finish_hits(lib, q, &t, n_hits, &s->lbuf);
+    return done;
 }

@@ -117,6 +117,30 @@ double sm_match_factor_bound_(const sm_qdense *d, const struct sm_kernel *kern,
                               const uint16_t *w, size_t nw, double norm_l, double enough,
                               sm_nominal_buf *scratch);
 
+/* The bound of sm_match_factor_bound_ from its sums (score.c): nu and nl the norms'
+ * lower bounds over the common range, dot the cross term, n1 the common peaks, n2
+ * the links, t2_num / t2_den their term-2 mean with unknown ratios at 1. Float
+ * sums are widened past their rounding here. */
+double sm_bound_from_sums_(double nu, double nl, float dot, uint32_t n1, uint32_t n2,
+                           double t2_num, uint64_t t2_den);
+
+/* Batches (search.c, batch.c): a searcher's queries that need many blocks are
+ * parked in a group of up to SM_GROUP and finished together, the library read
+ * once for all of them. sm_group_new_ gives NULL (no error) when the active
+ * kernel has no group_sums: the batch then goes query by query. A parked query's
+ * arrays and hit buffer must stay valid until sm_group_flush_, which completes
+ * its hits and *n_hits. */
+typedef struct sm_group sm_group;
+sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err);
+void sm_group_free_(sm_group *g);
+bool sm_group_full_(const sm_group *g);
+void sm_group_flush_(sm_searcher *s, sm_group *g);
+sm_status sm_search_or_park_(sm_searcher *s, sm_group *g, sm_nominal q, size_t k,
+                             sm_hit *hits, size_t *n_hits, sm_error *err);
+/* Blocks a query scans before it is parked; -1: the library's rule (search.c).
+ * The tests set 0 to send every query through its group. */
+extern long sm_search_group_budget_;
+
 sm_status sm_index_build_(sm_library *lib, sm_error *err);
 
 /* Packs s (m/z ascending, intensities 1..999) into w (NULL: only counts); returns

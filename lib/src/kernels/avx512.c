@@ -202,6 +202,94 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
     return n;
 }
 
+/* group_sums: a lane a query, one library peak a step, no gathers: each table holds
+ * the group's 16 values of an m/z in one cache line. Term 2's quotient is a
+ * reciprocal estimate (relative error below 2^-14; kernels.h). The float estimate
+ * of the bounds at the end is sm_group_sums_scalar_'s, lane for lane. */
+static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
+                                  const uint16_t *val, size_t n, double norm,
+                                  sm_group_sums *out)
+{
+    const __m512i low16 = _mm512_set1_epi32(0xffff), one = _mm512_set1_epi32(1);
+    const __m512i first = _mm512_loadu_si512(g->first);
+    __m512 dot0 = _mm512_setzero_ps(), dot1 = _mm512_setzero_ps(), t2 = _mm512_setzero_ps();
+    __m512 below = _mm512_setzero_ps();
+    __m512i n1 = _mm512_setzero_si512(), n2 = _mm512_setzero_si512();
+    __m512i t2_den = _mm512_setzero_si512(), prev_cnt = _mm512_setzero_si512();
+    __m512 prev_sa = _mm512_setzero_ps();
+    __m512 prev_sb = _mm512_setzero_ps();
+    __mmask16 prev_ok = 0, prev_common = 0;
+    for (size_t j = 0; j < n; j++) {
+        unsigned m = mz[j], b = val[j];
+        size_t o = (size_t)m * SM_GROUP;
+        __m512i w = _mm512_load_si512(g->word + o);
+        __m512 sa = _mm512_load_ps(g->sa + o);
+        __m512 sb = _mm512_set1_ps(g->sqrt_f[b]);
+        if (j & 1)
+            dot1 = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, dot1);
+        else
+            dot0 = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, dot0);
+        __mmask16 ge = _mm512_cmp_epu32_mask(_mm512_set1_epi32((int)m), first, _MM_CMPINT_NLT);
+        if (b > 1)
+            below = _mm512_mask_add_ps(below, (__mmask16)~ge, below,
+                                       _mm512_set1_ps((float)(m * b)));
+        __mmask16 a_pos = _mm512_test_epi32_mask(w, low16);
+        __mmask16 a_gt1 = _mm512_cmpgt_epu32_mask(_mm512_and_si512(w, low16), one);
+        __mmask16 common = b > 1 ? a_pos : a_gt1;
+        n1 = _mm512_mask_add_epi32(n1, common, n1, one);
+        __m512i cnt = _mm512_srli_epi32(w, 16);
+        __m512i cnt_m1 = _mm512_mask_sub_epi32(cnt, a_gt1, cnt, one);
+        __mmask16 link =
+            (__mmask16)(common & prev_ok & _mm512_cmpeq_epu32_mask(cnt_m1, prev_cnt));
+        __mmask16 sure = (__mmask16)(link & prev_common);
+        __m512 p = _mm512_mul_ps(sa, prev_sb), q = _mm512_mul_ps(prev_sa, sb);
+        __m512 v = _mm512_mul_ps(_mm512_min_ps(p, q), _mm512_rcp14_ps(_mm512_max_ps(p, q)));
+        __m512 mf = _mm512_set1_ps((float)m);
+        __m512 term = _mm512_mask_mul_ps(mf, sure, mf, v); /* m v, or m where unsure */
+        t2 = _mm512_mask_add_ps(t2, link, t2, term);
+        n2 = _mm512_mask_add_epi32(n2, link, n2, one);
+        t2_den = _mm512_mask_add_epi32(t2_den, link, t2_den, _mm512_set1_epi32((int)m));
+        prev_ok = b > 1 ? (__mmask16)(ge & a_pos) : ge;
+        prev_cnt = cnt;
+        prev_common = common;
+        prev_sa = sa;
+        prev_sb = sb;
+    }
+    __m512 dot = _mm512_add_ps(dot0, dot1);
+    _mm512_storeu_ps(out->dot, dot);
+    _mm512_storeu_ps(out->t2_num, t2);
+    _mm512_storeu_si512(out->n1, n1);
+    _mm512_storeu_si512(out->n2, n2);
+    _mm512_storeu_si512(out->t2_den, t2_den);
+    if (n == 0)
+        return (unsigned)_mm512_cmp_ps_mask(_mm512_set1_ps(-0.5f * 1.001f + 0.02f),
+                                            _mm512_loadu_ps(g->floor), _CMP_NLT_UQ);
+    /* the bound in float, as the scalar kernel estimates it */
+    const __m512 onef = _mm512_set1_ps(1.0f), slack = _mm512_set1_ps(1.001f);
+    const __m512 vnorm = _mm512_set1_ps((float)norm);
+    __m512 nu = _mm512_load_ps(g->nu + (size_t)mz[0] * SM_GROUP);
+    __m512 nl = _mm512_sub_ps(vnorm, below);
+    __mmask16 norms = (__mmask16)(_mm512_cmp_ps_mask(nu, _mm512_setzero_ps(), _CMP_GT_OQ) &
+                                  _mm512_cmp_ps_mask(nl, _mm512_mul_ps(vnorm,
+                                                                       _mm512_set1_ps(1e-3f)),
+                                                     _CMP_GT_OQ));
+    __m512 dw = _mm512_mul_ps(dot, slack);
+    __m512 t1 = _mm512_mask_div_ps(onef, norms, _mm512_mul_ps(dw, dw), _mm512_mul_ps(nu, nl));
+    t1 = _mm512_min_ps(t1, onef);
+    __m512 r = _mm512_min_ps(_mm512_div_ps(_mm512_mul_ps(t2, slack), _mm512_cvtepu32_ps(t2_den)),
+                             onef);
+    __m512 n1f = _mm512_cvtepu32_ps(n1), n2f = _mm512_cvtepu32_ps(n2);
+    __m512 mean = _mm512_div_ps(_mm512_fmadd_ps(n1f, t1, _mm512_mul_ps(n2f, r)),
+                                _mm512_add_ps(n1f, n2f));
+    __mmask16 use_mean = (__mmask16)(_mm512_test_epi32_mask(n2, n2) &
+                                     _mm512_cmp_ps_mask(r, t1, _CMP_GT_OQ));
+    __m512 t = _mm512_mask_mov_ps(t1, use_mean, mean);
+    __m512 bound = _mm512_fmsub_ps(t, _mm512_set1_ps(1000.0f), _mm512_set1_ps(0.5f));
+    bound = _mm512_mask_mov_ps(bound, _mm512_testn_epi32_mask(n1, n1), _mm512_set1_ps(-0.5f));
+    __m512 widened = _mm512_fmadd_ps(bound, slack, _mm512_set1_ps(0.02f));
+    return (unsigned)_mm512_cmp_ps_mask(widened, _mm512_loadu_ps(g->floor), _CMP_NLT_UQ);
+}
+
 const sm_kernel sm_kernel_avx512_ = {
     .name = "avx512",
     .dot = dot_avx512,
@@ -209,4 +297,5 @@ const sm_kernel sm_kernel_avx512_ = {
     .axpy_u8 = axpy_u8_avx512,
     .bound_sums = bound_sums_avx512,
     .unpack = unpack_avx512,
+    .group_sums = group_sums_avx512,
 };

@@ -9,6 +9,8 @@
  * in the last bits because the order of additions differs (the search applies a
  * safety margin to every bound it derives from them). */
 struct sm_bound_sums;
+struct sm_group_tab;
+struct sm_group_sums;
 
 typedef struct sm_kernel {
     const char *name;
@@ -25,6 +27,12 @@ typedef struct sm_kernel {
     /* Decodes nw packed words (the format below) into m/z and intensity arrays with
      * room for nw entries; returns the peaks, never more than nw. */
     size_t (*unpack)(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *in);
+    /* bound_sums for up to SM_GROUP queries at once, one query a lane, over one
+     * library spectrum's peaks (mz ascending, val its intensities; see
+     * sm_group_sums). NULL: the kernel has none and batches search query by query. */
+    unsigned (*group_sums)(const struct sm_group_tab *g, const uint16_t *mz,
+                           const uint16_t *val, size_t n, double norm,
+                           struct sm_group_sums *out);
 } sm_kernel;
 
 /* Packed peaks: one 16-bit word a peak, its intensity (1..999) in the low 10 bits and
@@ -61,6 +69,52 @@ typedef struct sm_bound_sums {
     uint64_t t2_den;
     uint64_t below;
 } sm_bound_sums;
+
+/* A group of queries laid out for group_sums: lane l holds query l, and every
+ * table has SM_GROUP entries an m/z, lane by lane, for m/z 0 .. n_tab - 1 (at least
+ * the library's highest m/z). A lane not in use is all zero.
+ *  - word[m]: the query's intensity a at m | (its peaks above 1 at m' <= m) << 16,
+ *    as bound_sums' word;
+ *  - bw[m]: m sqrt(a) in float, the query's side of the cross term;
+ *  - sa[m]: sqrt(a) in float, for term 2;
+ *  - nu[m]: the query's norm over m/z >= max(m, first[l]) (sm_qdense's suffix),
+ *    rounded down to float;
+ *  - first[l]: the query's first m/z (its intensity-1 peaks included);
+ *  - floor[l]: the MF lane l's hits must reach (-inf: any; lanes not in use: +inf);
+ *  - sqrt_f[i]: sqrtf(i) for intensities 0..SM_BASE_PEAK. */
+#define SM_GROUP 16
+typedef struct sm_group_tab {
+    size_t n_tab;
+    uint32_t *word;
+    float *bw;
+    float *sa;
+    float *nu;
+    uint32_t first[SM_GROUP];
+    float floor[SM_GROUP];
+    float sqrt_f[1000];
+} sm_group_tab;
+
+/* Per lane l, the sums of bound_sums with lo = max(first[l], mz[0]), except
+ * `below` (the caller's: it concerns the few peaks under first[l]):
+ *  - dot: sum over all peaks of bw[m] sqrt(val);
+ *  - n1, n2, t2_den: exactly bound_sums' (links by the same rule);
+ *  - t2_num: at least bound_sums' sum: a term where the predecessor is common is
+ *    min(p, q) / max(p, q) with p = sa_j sqrt(val_j-1), q = sa_j-1 sqrt(val_j), each
+ *    factor a float and the quotient within 2^-14 of its value (a reciprocal
+ *    estimate), so the caller widens the sum by 2^-12 on top of its float slack. */
+typedef struct sm_group_sums {
+    float dot[SM_GROUP];
+    float t2_num[SM_GROUP];
+    uint32_t n1[SM_GROUP];
+    uint32_t n2[SM_GROUP];
+    uint32_t t2_den[SM_GROUP];
+} sm_group_sums;
+
+/* group_sums returns the lanes whose bound, estimated in float from these sums with
+ * a margin (norm: the spectrum's sum of m I over its peaks above 1), may reach
+ * their floor: a lane left out cannot; one kept is bounded exactly by the caller. */
+unsigned sm_group_sums_scalar_(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
+                               size_t n, double norm, sm_group_sums *out);
 
 /* bound_sums in plain C without branches (scalar.c, baseline flags). */
 void sm_bound_sums_scalar_(const uint32_t *word, const uint16_t *mz, const uint16_t *val,

@@ -73,6 +73,72 @@ void sm_bound_sums_scalar_(const uint32_t *word, const uint16_t *mz, const uint1
     out->n2 = n2;
 }
 
+/* group_sums lane by lane: bound_sums' walk for each query of the group, with the
+ * square roots of term 2 taken from the tables (kernels.h), then the float estimate
+ * of the lane's bound against its floor. */
+unsigned sm_group_sums_scalar_(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
+                               size_t n, double norm, sm_group_sums *out)
+{
+    unsigned pass = 0;
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        float dot = 0.0f, t2 = 0.0f, below = 0.0f;
+        uint32_t n1 = 0, n2 = 0, t2_den = 0, first = g->first[l];
+        uint32_t prev_ok = 0, prev_cnt = 0, prev_common = 0;
+        float prev_sa = 0.0f, prev_sb = 0.0f;
+        for (size_t j = 0; j < n; j++) {
+            uint32_t m = mz[j], b = val[j], w = g->word[(size_t)m * SM_GROUP + l];
+            uint32_t a = w & 0xffffu;
+            float sa = g->sa[(size_t)m * SM_GROUP + l], sb = g->sqrt_f[b];
+            dot += g->bw[(size_t)m * SM_GROUP + l] * sb;
+            if (m < first && b > 1)
+                below += (float)(m * b);
+            uint32_t common = (a > 0) & ((a > 1) | (b > 1));
+            n1 += common;
+            uint32_t link = common & prev_ok & (((w >> 16) - (a > 1)) == prev_cnt);
+            if (link) {
+                float v = 1.0f;
+                if (prev_common) {
+                    float p = sa * prev_sb, q = prev_sa * sb;
+                    v = p < q ? p / q : q / p;
+                }
+                t2 += (float)m * v;
+                t2_den += m;
+                n2++;
+            }
+            prev_ok = (m >= first) & !((a == 0) & (b > 1));
+            prev_cnt = w >> 16;
+            prev_common = common;
+            prev_sa = sa;
+            prev_sb = sb;
+        }
+        out->dot[l] = dot;
+        out->t2_num[l] = t2;
+        out->n1[l] = n1;
+        out->n2[l] = n2;
+        out->t2_den[l] = t2_den;
+        float bound = -0.5f;
+        if (n > 0 && n1 > 0) {
+            float nu = g->nu[(size_t)mz[0] * SM_GROUP + l], nl = (float)norm - below;
+            float t1 = 1.0f;
+            if (nu > 0.0f && nl > 1e-3f * (float)norm) {
+                float dw = dot * 1.001f;
+                t1 = dw * dw / (nu * nl);
+                t1 = t1 < 1.0f ? t1 : 1.0f;
+            }
+            bound = 1000.0f * t1 - 0.5f;
+            if (n2 > 0) {
+                float r = t2 * 1.001f / (float)t2_den;
+                r = r < 1.0f ? r : 1.0f;
+                if (r > t1)
+                    bound = 1000.0f * ((float)n1 * t1 + (float)n2 * r) / (float)(n1 + n2) - 0.5f;
+            }
+        }
+        if (!(bound * 1.001f + 0.02f < g->floor[l]))
+            pass |= 1u << l;
+    }
+    return pass;
+}
+
 size_t sm_unpack_scalar_(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *in)
 {
     unsigned m = ~0u; /* -1: the first step lands on the first m/z */
@@ -94,4 +160,5 @@ const sm_kernel sm_kernel_scalar_ = {
     .axpy_u8 = axpy_u8_scalar,
     .bound_sums = sm_bound_sums_scalar_,
     .unpack = sm_unpack_scalar_,
+    .group_sums = sm_group_sums_scalar_,
 };
