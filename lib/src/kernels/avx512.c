@@ -219,6 +219,7 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
     __m512 prev_sa = _mm512_setzero_ps();
     __m512 prev_sb = _mm512_setzero_ps();
     __mmask16 prev_ok = 0, prev_common = 0;
+    unsigned max_first = _mm512_reduce_max_epu32(first);
     for (size_t j = 0; j < n; j++) {
         unsigned m = mz[j], b = val[j];
         size_t o = (size_t)m * SM_GROUP;
@@ -229,10 +230,13 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
             dot1 = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, dot1);
         else
             dot0 = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, dot0);
-        __mmask16 ge = _mm512_cmp_epu32_mask(_mm512_set1_epi32((int)m), first, _MM_CMPINT_NLT);
-        if (b > 1)
-            below = _mm512_mask_add_ps(below, (__mmask16)~ge, below,
-                                       _mm512_set1_ps((float)(m * b)));
+        __mmask16 ge = 0xffff; /* m/z at or above every lane's first */
+        if (m < max_first) {
+            ge = _mm512_cmp_epu32_mask(_mm512_set1_epi32((int)m), first, _MM_CMPINT_NLT);
+            if (b > 1)
+                below = _mm512_mask_add_ps(below, (__mmask16)~ge, below,
+                                           _mm512_set1_ps((float)(m * b)));
+        }
         __mmask16 a_pos = _mm512_test_epi32_mask(w, low16);
         __mmask16 a_gt1 = _mm512_cmpgt_epu32_mask(_mm512_and_si512(w, low16), one);
         __mmask16 common = b > 1 ? a_pos : a_gt1;
