@@ -202,6 +202,49 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
     return n;
 }
 
+/* One peak of group_sums; LOW: m/z may be under some lane's first (the walk's
+ * first peaks only), where `below` grows and links may not start. The intensity
+ * test b > 1 is a vector compare, so that no mask goes through a general register. */
+#define GROUP_STEP(LOW, DOT)                                                              \
+    do {                                                                                  \
+        unsigned m = mz[j], b = val[j];                                                   \
+        size_t o = (size_t)m * SM_GROUP;                                                  \
+        __m512i w = _mm512_load_si512(g->word + o);                                       \
+        __m512 sa = _mm512_load_ps(g->sa + o);                                            \
+        __m512 sb = _mm512_set1_ps(g->sqrt_f[b]);                                         \
+        __m512i vm = _mm512_set1_epi32((int)m);                                           \
+        DOT = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, DOT);                        \
+        __mmask16 b_gt1 = _mm512_cmpgt_epu32_mask(_mm512_set1_epi32((int)b), one);        \
+        __mmask16 ge = 0xffff;                                                            \
+        if (LOW) {                                                                        \
+            ge = _mm512_cmp_epu32_mask(vm, first, _MM_CMPINT_NLT);                        \
+            below = _mm512_mask_add_ps(below, (__mmask16)(~ge & b_gt1), below,            \
+                                       _mm512_cvtepi32_ps(_mm512_mullo_epi32(             \
+                                           vm, _mm512_set1_epi32((int)b))));              \
+        }                                                                                 \
+        __mmask16 a_pos = _mm512_test_epi32_mask(w, low16);                               \
+        __mmask16 a_gt1 = _mm512_cmpgt_epu32_mask(_mm512_and_si512(w, low16), one);       \
+        __mmask16 common = (__mmask16)(a_pos & (a_gt1 | b_gt1));                          \
+        n1 = _mm512_mask_add_epi32(n1, common, n1, one);                                  \
+        __m512i cnt = _mm512_srli_epi32(w, 16);                                           \
+        __m512i cnt_m1 = _mm512_mask_sub_epi32(cnt, a_gt1, cnt, one);                     \
+        __mmask16 link =                                                                  \
+            (__mmask16)(common & prev_ok & _mm512_cmpeq_epu32_mask(cnt_m1, prev_cnt));    \
+        __mmask16 sure = (__mmask16)(link & prev_common);                                 \
+        __m512 p = _mm512_mul_ps(sa, prev_sb), q = _mm512_mul_ps(prev_sa, sb);            \
+        __m512 v = _mm512_mul_ps(_mm512_min_ps(p, q), _mm512_rcp14_ps(_mm512_max_ps(p, q))); \
+        __m512 mf = _mm512_cvtepi32_ps(vm);                                               \
+        __m512 term = _mm512_mask_mul_ps(mf, sure, mf, v); /* m v, or m where unsure */   \
+        t2 = _mm512_mask_add_ps(t2, link, t2, term);                                      \
+        n2 = _mm512_mask_add_epi32(n2, link, n2, one);                                    \
+        t2_den = _mm512_mask_add_epi32(t2_den, link, t2_den, vm);                         \
+        prev_ok = (__mmask16)(ge & (a_pos | ~b_gt1));                                     \
+        prev_cnt = cnt;                                                                   \
+        prev_common = common;                                                             \
+        prev_sa = sa;                                                                     \
+        prev_sb = sb;                                                                     \
+    } while (0)
+
 /* group_sums: a lane a query, one library peak a step, no gathers: each table holds
  * the group's 16 values of an m/z in one cache line. Term 2's quotient is a
  * reciprocal estimate (relative error below 2^-14; kernels.h). The float estimate
@@ -220,45 +263,17 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
     __m512 prev_sb = _mm512_setzero_ps();
     __mmask16 prev_ok = 0, prev_common = 0;
     unsigned max_first = _mm512_reduce_max_epu32(first);
-    for (size_t j = 0; j < n; j++) {
-        unsigned m = mz[j], b = val[j];
-        size_t o = (size_t)m * SM_GROUP;
-        __m512i w = _mm512_load_si512(g->word + o);
-        __m512 sa = _mm512_load_ps(g->sa + o);
-        __m512 sb = _mm512_set1_ps(g->sqrt_f[b]);
-        if (j & 1)
-            dot1 = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, dot1);
-        else
-            dot0 = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, dot0);
-        __mmask16 ge = 0xffff; /* m/z at or above every lane's first */
-        if (m < max_first) {
-            ge = _mm512_cmp_epu32_mask(_mm512_set1_epi32((int)m), first, _MM_CMPINT_NLT);
-            if (b > 1)
-                below = _mm512_mask_add_ps(below, (__mmask16)~ge, below,
-                                           _mm512_set1_ps((float)(m * b)));
-        }
-        __mmask16 a_pos = _mm512_test_epi32_mask(w, low16);
-        __mmask16 a_gt1 = _mm512_cmpgt_epu32_mask(_mm512_and_si512(w, low16), one);
-        __mmask16 common = b > 1 ? a_pos : a_gt1;
-        n1 = _mm512_mask_add_epi32(n1, common, n1, one);
-        __m512i cnt = _mm512_srli_epi32(w, 16);
-        __m512i cnt_m1 = _mm512_mask_sub_epi32(cnt, a_gt1, cnt, one);
-        __mmask16 link =
-            (__mmask16)(common & prev_ok & _mm512_cmpeq_epu32_mask(cnt_m1, prev_cnt));
-        __mmask16 sure = (__mmask16)(link & prev_common);
-        __m512 p = _mm512_mul_ps(sa, prev_sb), q = _mm512_mul_ps(prev_sa, sb);
-        __m512 v = _mm512_mul_ps(_mm512_min_ps(p, q), _mm512_rcp14_ps(_mm512_max_ps(p, q)));
-        __m512 mf = _mm512_set1_ps((float)m);
-        __m512 term = _mm512_mask_mul_ps(mf, sure, mf, v); /* m v, or m where unsure */
-        t2 = _mm512_mask_add_ps(t2, link, t2, term);
-        n2 = _mm512_mask_add_epi32(n2, link, n2, one);
-        t2_den = _mm512_mask_add_epi32(t2_den, link, t2_den, _mm512_set1_epi32((int)m));
-        prev_ok = b > 1 ? (__mmask16)(ge & a_pos) : ge;
-        prev_cnt = cnt;
-        prev_common = common;
-        prev_sa = sa;
-        prev_sb = sb;
+    size_t j = 0;
+    for (; j < n && mz[j] < max_first; j++)
+        GROUP_STEP(1, dot0);
+    for (; j + 2 <= n; j += 2) {
+        GROUP_STEP(0, dot0);
+        j++;
+        GROUP_STEP(0, dot1);
+        j--;
     }
+    for (; j < n; j++)
+        GROUP_STEP(0, dot0);
     __m512 dot = _mm512_add_ps(dot0, dot1);
     _mm512_storeu_ps(out->dot, dot);
     _mm512_storeu_ps(out->t2_num, t2);
