@@ -236,6 +236,116 @@ static size_t unpack_avx2(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *
     return n;
 }
 
+/* One peak of group_sums for the 8 lanes of half h (8 lanes a 256-bit vector;
+ * masks are all-ones lanes). LOW as in the AVX-512 kernel. */
+#define GROUP_STEP8(LOW)                                                                  \
+    do {                                                                                  \
+        unsigned m = mz[j], b = val[j];                                                   \
+        size_t o = (size_t)m * SM_GROUP + h;                                              \
+        __m256i w = _mm256_load_si256((const __m256i *)(g->word + o));                    \
+        __m256 sa = _mm256_load_ps(g->sa + o);                                            \
+        __m256 sb = _mm256_set1_ps(g->sqrt_f[b]);                                         \
+        __m256i vm = _mm256_set1_epi32((int)m);                                           \
+        dot = _mm256_fmadd_ps(_mm256_load_ps(g->bw + o), sb, dot);                        \
+        __m256i b_gt1 = _mm256_set1_epi32(-(int)(b > 1));                                 \
+        __m256i ge = ones;                                                                \
+        if (LOW) {                                                                        \
+            __m256i lt = _mm256_cmpgt_epi32(first, vm);                                   \
+            ge = _mm256_xor_si256(lt, ones);                                              \
+            below = _mm256_add_ps(below, _mm256_and_ps(_mm256_castsi256_ps(               \
+                                                           _mm256_and_si256(lt, b_gt1)),  \
+                                                       _mm256_set1_ps((float)(m * b))));  \
+        }                                                                                 \
+        __m256i a = _mm256_and_si256(w, low16);                                           \
+        __m256i a_pos = _mm256_cmpgt_epi32(a, zero);                                      \
+        __m256i a_gt1 = _mm256_cmpgt_epi32(a, one);                                       \
+        __m256i common = _mm256_and_si256(a_pos, _mm256_or_si256(a_gt1, b_gt1));         \
+        n1 = _mm256_sub_epi32(n1, common);                                                \
+        __m256i cnt = _mm256_srli_epi32(w, 16);                                           \
+        __m256i cnt_m1 = _mm256_add_epi32(cnt, a_gt1); /* a_gt1 lanes are -1 */           \
+        __m256i link = _mm256_and_si256(_mm256_and_si256(common, prev_ok),                \
+                                        _mm256_cmpeq_epi32(cnt_m1, prev_cnt));            \
+        __m256i sure = _mm256_and_si256(link, prev_common);                               \
+        __m256 p = _mm256_mul_ps(sa, prev_sb), q = _mm256_mul_ps(prev_sa, sb);            \
+        __m256 v = _mm256_div_ps(_mm256_min_ps(p, q), _mm256_max_ps(p, q));               \
+        __m256 mf = _mm256_cvtepi32_ps(vm);                                               \
+        __m256 term = _mm256_blendv_ps(mf, _mm256_mul_ps(mf, v), _mm256_castsi256_ps(sure)); \
+        t2 = _mm256_add_ps(t2, _mm256_and_ps(term, _mm256_castsi256_ps(link)));           \
+        n2 = _mm256_sub_epi32(n2, link);                                                  \
+        t2_den = _mm256_add_epi32(t2_den, _mm256_and_si256(vm, link));                    \
+        prev_ok = _mm256_and_si256(ge, _mm256_or_si256(a_pos, _mm256_xor_si256(b_gt1, ones))); \
+        prev_cnt = cnt;                                                                   \
+        prev_common = common;                                                             \
+        prev_sa = sa;                                                                     \
+        prev_sb = sb;                                                                     \
+    } while (0)
+
+/* group_sums for lanes h .. h + 7; returns their bits of the lanes let through. The
+ * quotients of term 2 are divisions (the 12-bit reciprocal estimate of AVX is too
+ * coarse for the widening kernels.h allows). */
+static unsigned group_half_avx2(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
+                                size_t n, double norm, sm_group_sums *out, unsigned h)
+{
+    const __m256i low16 = _mm256_set1_epi32(0xffff), one = _mm256_set1_epi32(1);
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
+    const __m256i first = _mm256_loadu_si256((const __m256i *)(g->first + h));
+    __m256 dot = _mm256_setzero_ps(), t2 = _mm256_setzero_ps(), below = _mm256_setzero_ps();
+    __m256i n1 = zero, n2 = zero, t2_den = zero, prev_cnt = zero, prev_ok = zero;
+    __m256i prev_common = zero;
+    __m256 prev_sa = _mm256_setzero_ps(), prev_sb = _mm256_setzero_ps();
+    unsigned max_first = 0;
+    for (unsigned l = h; l < h + 8; l++)
+        max_first = g->first[l] > max_first ? g->first[l] : max_first;
+    size_t j = 0;
+    for (; j < n && mz[j] < max_first; j++)
+        GROUP_STEP8(1);
+    for (; j < n; j++)
+        GROUP_STEP8(0);
+    _mm256_storeu_ps(out->dot + h, dot);
+    _mm256_storeu_ps(out->t2_num + h, t2);
+    _mm256_storeu_si256((__m256i *)(out->n1 + h), n1);
+    _mm256_storeu_si256((__m256i *)(out->n2 + h), n2);
+    _mm256_storeu_si256((__m256i *)(out->t2_den + h), t2_den);
+    const __m256 floor = _mm256_loadu_ps(g->floor + h);
+    if (n == 0)
+        return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_set1_ps(-0.5f * 1.001f + 0.02f),
+                                                          floor, _CMP_NLT_UQ))
+               << h;
+    /* the bound in float, as the scalar kernel estimates it */
+    const __m256 onef = _mm256_set1_ps(1.0f), slack = _mm256_set1_ps(1.001f);
+    const __m256 vnorm = _mm256_set1_ps((float)norm);
+    __m256 nu = _mm256_load_ps(g->nu + (size_t)mz[0] * SM_GROUP + h);
+    __m256 nl = _mm256_sub_ps(vnorm, below);
+    __m256 norms = _mm256_and_ps(_mm256_cmp_ps(nu, _mm256_setzero_ps(), _CMP_GT_OQ),
+                                 _mm256_cmp_ps(nl, _mm256_mul_ps(vnorm, _mm256_set1_ps(1e-3f)),
+                                               _CMP_GT_OQ));
+    __m256 dw = _mm256_mul_ps(dot, slack);
+    __m256 t1 = _mm256_blendv_ps(onef, _mm256_div_ps(_mm256_mul_ps(dw, dw), _mm256_mul_ps(nu, nl)),
+                                 norms);
+    t1 = _mm256_min_ps(t1, onef);
+    __m256 r = _mm256_min_ps(
+        _mm256_div_ps(_mm256_mul_ps(t2, slack), _mm256_cvtepi32_ps(t2_den)), onef);
+    __m256 n1f = _mm256_cvtepi32_ps(n1), n2f = _mm256_cvtepi32_ps(n2);
+    __m256 mean = _mm256_div_ps(_mm256_fmadd_ps(n1f, t1, _mm256_mul_ps(n2f, r)),
+                                _mm256_add_ps(n1f, n2f));
+    __m256 use_mean = _mm256_and_ps(
+        _mm256_castsi256_ps(_mm256_xor_si256(_mm256_cmpeq_epi32(n2, zero), ones)),
+        _mm256_cmp_ps(r, t1, _CMP_GT_OQ));
+    __m256 t = _mm256_blendv_ps(t1, mean, use_mean);
+    __m256 bound = _mm256_fmsub_ps(t, _mm256_set1_ps(1000.0f), _mm256_set1_ps(0.5f));
+    bound = _mm256_blendv_ps(bound, _mm256_set1_ps(-0.5f),
+                             _mm256_castsi256_ps(_mm256_cmpeq_epi32(n1, zero)));
+    __m256 widened = _mm256_fmadd_ps(bound, slack, _mm256_set1_ps(0.02f));
+    return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(widened, floor, _CMP_NLT_UQ)) << h;
+}
+
+static unsigned group_sums_avx2(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
+                                size_t n, double norm, sm_group_sums *out)
+{
+    return group_half_avx2(g, mz, val, n, norm, out, 0) |
+           group_half_avx2(g, mz, val, n, norm, out, 8);
+}
+
 const sm_kernel sm_kernel_avx2_ = {
     .name = "avx2",
     .dot = dot_avx2,
@@ -243,4 +353,5 @@ const sm_kernel sm_kernel_avx2_ = {
     .axpy_u8 = axpy_u8_avx2,
     .bound_sums = bound_sums_avx2,
     .unpack = unpack_avx2,
+    .group_sums = group_sums_avx2,
 };
