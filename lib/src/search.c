@@ -384,19 +384,33 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     /* Bounds of all blocks at once: acc[b] = sum over query peaks of qw[m] env[m][b],
      * a dense row with the axpy kernel, a listed one entry by entry. */
     memset(s->acc, 0, ix->stride * sizeof *s->acc);
+    float a4[4];
+    const uint8_t *x4[4];
+    unsigned n4 = 0;
     for (size_t j = 0; j < q.n; j++) {
         unsigned m = q.mz[j];
         if (m >= ix->n_bins)
             continue;
         float a = (float)((double)s->qw[m] * ix->row_scale[m] / 255.0 * (1.0 + 1e-6));
         if (ix->row_dense[m] >= 0) {
-            kern->axpy_u8(a, ix->env + (size_t)ix->row_dense[m] * ix->stride, s->acc,
-                          ix->stride);
+            /* dense rows four at a time: acc[] is read and written once for the four */
+            a4[n4] = a;
+            x4[n4++] = ix->env + (size_t)ix->row_dense[m] * ix->stride;
+            if (n4 == 4 && kern->axpy4_u8 != NULL) {
+                kern->axpy4_u8(a4, x4, s->acc, ix->stride);
+                n4 = 0;
+            } else if (n4 == 4 || kern->axpy4_u8 == NULL) {
+                for (unsigned r = 0; r < n4; r++)
+                    kern->axpy_u8(a4[r], x4[r], s->acc, ix->stride);
+                n4 = 0;
+            }
         } else {
             for (uint64_t e = ix->sp_off[m]; e < ix->sp_off[m + 1]; e++)
                 s->acc[ix->sp_block[e]] += a * (float)ix->sp_code[e];
         }
     }
+    for (unsigned r = 0; r < n4; r++)
+        kern->axpy_u8(a4[r], x4[r], s->acc, ix->stride);
 
     /* Each block's bound (kept in acc[], rounded up to float), and the blocks
      * ordered by bucket of bound with a counting sort; stable: memory order

@@ -57,6 +57,30 @@ static void axpy_avx2(float a, const float *x, float *y, size_t n)
 }
 
 
+/* Four rows of bytes, 8 a step, y read and written once for the four. */
+static void axpy4_u8_avx2(const float a[4], const uint8_t *const x[4], float *y, size_t n)
+{
+    const __m256 a0 = _mm256_set1_ps(a[0]), a1 = _mm256_set1_ps(a[1]);
+    const __m256 a2 = _mm256_set1_ps(a[2]), a3 = _mm256_set1_ps(a[3]);
+    const uint8_t *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(y + i);
+        v = _mm256_fmadd_ps(a0, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                    _mm_loadl_epi64((const __m128i *)(x0 + i)))), v);
+        v = _mm256_fmadd_ps(a1, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                    _mm_loadl_epi64((const __m128i *)(x1 + i)))), v);
+        v = _mm256_fmadd_ps(a2, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                    _mm_loadl_epi64((const __m128i *)(x2 + i)))), v);
+        v = _mm256_fmadd_ps(a3, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                    _mm_loadl_epi64((const __m128i *)(x3 + i)))), v);
+        _mm256_storeu_ps(y + i, v);
+    }
+    for (; i < n; i++)
+        y[i] = fmaf(a[3], (float)x3[i],
+                    fmaf(a[2], (float)x2[i], fmaf(a[1], (float)x1[i], fmaf(a[0], (float)x0[i], y[i]))));
+}
+
 /* Bytes widened to 32-bit lanes, converted, multiplied and added: 8 a step. */
 static void axpy_u8_avx2(float a, const uint8_t *x, float *y, size_t n)
 {
@@ -351,6 +375,7 @@ const sm_kernel sm_kernel_avx2_ = {
     .dot = dot_avx2,
     .axpy = axpy_avx2,
     .axpy_u8 = axpy_u8_avx2,
+    .axpy4_u8 = axpy4_u8_avx2,
     .bound_sums = bound_sums_avx2,
     .unpack = unpack_avx2,
     .group_sums = group_sums_avx2,

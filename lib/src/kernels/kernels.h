@@ -20,6 +20,9 @@ typedef struct sm_kernel {
     void (*axpy)(float a, const float *x, float *y, size_t n);
     /* y[i] += a * x[i], i < n, for bytes x (quantized envelopes) */
     void (*axpy_u8)(float a, const uint8_t *x, float *y, size_t n);
+    /* y[i] += a[0] x[0][i] + a[1] x[1][i] + a[2] x[2][i] + a[3] x[3][i], i < n: four
+     * envelope rows in one pass over y (NULL: four axpy_u8) */
+    void (*axpy4_u8)(const float a[4], const uint8_t *const x[4], float *y, size_t n);
     /* What the search bounds one library spectrum with, in one pass over its peaks
      * (mz ascending, val its intensities; see sm_bound_sums). */
     void (*bound_sums)(const uint32_t *word, const uint16_t *mz, const uint16_t *val, size_t n,

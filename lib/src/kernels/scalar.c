@@ -24,6 +24,13 @@ static void axpy_u8_scalar(float a, const uint8_t *x, float *y, size_t n)
         y[i] += a * (float)x[i];
 }
 
+static void axpy4_u8_scalar(const float a[4], const uint8_t *const x[4], float *y, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a[0] * (float)x[0][i] + a[1] * (float)x[1][i] + a[2] * (float)x[2][i] +
+                a[3] * (float)x[3][i];
+}
+
 /* One peak of bound_sums. The float sums go to one of four running sums each, so
  * that the additions do not wait on each other. */
 #define BOUND_STEP(J, DOT, T2)                                                           \
@@ -158,6 +165,7 @@ const sm_kernel sm_kernel_scalar_ = {
     .dot = dot_scalar,
     .axpy = axpy_scalar,
     .axpy_u8 = axpy_u8_scalar,
+    .axpy4_u8 = axpy4_u8_scalar,
     .bound_sums = sm_bound_sums_scalar_,
     .unpack = sm_unpack_scalar_,
     .group_sums = sm_group_sums_scalar_,
