@@ -1,4 +1,5 @@
-/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, bound_sums, unpack), as ns per call and speedup over scalar. */
+/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack), as ns per call and speedup over scalar. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +18,14 @@
 #define SPARSE_BINS 1000
 #define MAX_KERNELS 8
 
-enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_BOUND100, OP_UNPACK100, N_OPS };
-static const char *const op_key[N_OPS] = {"dot1024", "axpy1024", "axpy16384", "bound100",
-                                          "unpack100"};
-static const char *const op_desc[N_OPS] = {"dot 1024", "axpy 1024", "axpy 16384",
-                                           "bound_sums 100/1000", "unpack 100 peaks"};
+enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_AXPY4U8, OP_BOUND100, OP_GROUP100,
+       OP_UNPACK100, N_OPS };
+static const char *const op_key[N_OPS] = {"dot1024",  "axpy1024", "axpy16384", "axpy4u8",
+                                          "bound100", "group100", "unpack100"};
+static const char *const op_desc[N_OPS] = {"dot 1024",           "axpy 1024",
+                                           "axpy 16384",         "axpy4_u8 4x16384",
+                                           "bound_sums 100/1000", "group_sums 16x100",
+                                           "unpack 100 peaks"};
 
 static float *va, *vb, *vy;
 static uint32_t word[SPARSE_BINS + 1]; /* word[0] stands for m/z -1 */
@@ -29,6 +33,9 @@ static uint16_t idx[SPARSE_N], val[SPARSE_N];
 /* the same spectrum packed as an opened library keeps it (intensities at least 1) */
 static uint16_t packed[SPARSE_N * 2], pk_val[SPARSE_N], out_mz[SPARSE_N], out_in[SPARSE_N];
 static size_t n_packed;
+/* four rows of envelope bytes, and a group of 16 queries over SPARSE_BINS m/z */
+static uint8_t *rows[4];
+static sm_group_tab group;
 /* Every result ends here, so the compiler cannot drop the calls. */
 static volatile float sink;
 
@@ -57,6 +64,22 @@ static double run(const sm_kernel *k, int op, size_t reps)
             sm_bound_sums b;
             k->bound_sums(word + 1, idx, val, SPARSE_N, 40, &b);
             s += b.dot + (float)(b.n1 + b.n2);
+        }
+        break;
+    case OP_AXPY4U8: {
+        const uint8_t *const x[4] = {rows[0], rows[1], rows[2], rows[3]};
+        for (size_t r = 0; r < reps; r++) {
+            float a = (r & 1) ? 1e-5f : -1e-5f;
+            const float a4[4] = {a, a, a, a};
+            k->axpy4_u8(a4, x, vy, AXPY_BIG);
+        }
+        s = vy[reps % AXPY_BIG];
+        break;
+    }
+    case OP_GROUP100:
+        for (size_t r = 0; r < reps; r++) {
+            sm_group_sums g;
+            s += (float)k->group_sums(&group, idx, pk_val, SPARSE_N, 1e6, &g) + g.dot[r % 16];
         }
         break;
     case OP_UNPACK100:
@@ -124,6 +147,38 @@ int main(void)
         pk_val[i] = val[i] ? val[i] : 1;
     }
     n_packed = sm_pack_((sm_nominal){SPARSE_N, idx, pk_val}, packed);
+    for (int r = 0; r < 4; r++) {
+        rows[r] = malloc(AXPY_BIG);
+        if (rows[r] == NULL)
+            return 1;
+        for (size_t i = 0; i < AXPY_BIG; i++)
+            rows[r][i] = (uint8_t)(lcg() >> 24);
+    }
+    /* 16 queries, each on about a third of the bins, floors at 500 */
+    size_t cells = (size_t)SPARSE_BINS * SM_GROUP;
+    group.n_tab = SPARSE_BINS;
+    group.word = aligned_alloc(64, cells * sizeof *group.word);
+    group.bw = aligned_alloc(64, cells * sizeof *group.bw);
+    group.sa = aligned_alloc(64, cells * sizeof *group.sa);
+    group.nu = aligned_alloc(64, cells * sizeof *group.nu);
+    if (!group.word || !group.bw || !group.sa || !group.nu)
+        return 1;
+    for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+        group.sqrt_f[i] = sqrtf((float)i);
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        uint32_t c = 0;
+        for (unsigned m = 0; m < SPARSE_BINS; m++) {
+            uint32_t a = m > 0 && lcg() % 3 == 0 ? 1 + lcg() % 999 : 0;
+            c += a > 1;
+            size_t at = (size_t)m * SM_GROUP + l;
+            group.word[at] = a | c << 16;
+            group.sa[at] = sqrtf((float)a);
+            group.bw[at] = (float)m * group.sa[at];
+            group.nu[at] = 1e6f;
+        }
+        group.first[l] = 1;
+        group.floor[l] = 500.0f;
+    }
 
     char cpu[256];
     cpu_model(cpu, sizeof cpu);
@@ -148,7 +203,10 @@ int main(void)
         if (strcmp(k->name, "scalar") == 0)
             scalar_at = nk;
         for (int op = 0; op < N_OPS; op++)
-            ns[nk][op] = ns_per_call(k, op);
+            ns[nk][op] = (op == OP_AXPY4U8 && k->axpy4_u8 == NULL) ||
+                                 (op == OP_GROUP100 && k->group_sums == NULL)
+                             ? NAN /* the kernel has none */
+                             : ns_per_call(k, op);
         nk++;
     }
 
@@ -161,14 +219,24 @@ int main(void)
     printf("BENCH_KERNELS {\"cpu\": \"%s\"", cpu);
     for (size_t j = 0; j < nk; j++)
         for (int op = 0; op < N_OPS; op++)
-            printf(", \"%s_ns_%s\": %.2f", op_key[op], names[j], ns[j][op]);
+            if (isnan(ns[j][op]))
+                printf(", \"%s_ns_%s\": null", op_key[op], names[j]);
+            else
+                printf(", \"%s_ns_%s\": %.2f", op_key[op], names[j], ns[j][op]);
     for (size_t j = 0; j < nk; j++)
         if (j != scalar_at)
             for (int op = 0; op < N_OPS; op++)
-                printf(", \"%s_speedup_%s\": %.2f", op_key[op], names[j],
-                       ns[scalar_at][op] / ns[j][op]);
+                if (!isnan(ns[j][op]))
+                    printf(", \"%s_speedup_%s\": %.2f", op_key[op], names[j],
+                           ns[scalar_at][op] / ns[j][op]);
     printf("}\n");
 
+    for (int r = 0; r < 4; r++)
+        free(rows[r]);
+    free(group.word);
+    free(group.bw);
+    free(group.sa);
+    free(group.nu);
     free(va);
     free(vb);
     free(vy);
