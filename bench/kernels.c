@@ -169,9 +169,9 @@ int main(void)
         uint32_t c = 0;
         for (unsigned m = 0; m < SPARSE_BINS; m++) {
             uint32_t a = m > 0 && lcg() % 3 == 0 ? 1 + lcg() % 999 : 0;
-            c += a > 1;
             size_t at = (size_t)m * SM_GROUP + l;
-            group.word[at] = a | c << 16;
+            group.word[at] = (c + (a > 1)) | c << 16; /* peaks above 1 up to m, before m */
+            c += a > 1;
             group.sa[at] = sqrtf((float)a);
             group.bw[at] = (float)m * group.sa[at];
             group.nu[at] = 1e6f;

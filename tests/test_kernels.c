@@ -354,7 +354,6 @@ static void check_group(const sm_kernel *k, size_t n, bool zeros)
                 first = m;
             cnt += a > 1;
             qword[l][1 + m] = a | cnt << 16;
-            g.word[(size_t)m * SM_GROUP + l] = a | cnt << 16;
             g.bw[(size_t)m * SM_GROUP + l] = (float)((double)m * sqrt((double)a));
             g.sa[(size_t)m * SM_GROUP + l] = (float)sqrt((double)a);
         }
@@ -372,11 +371,14 @@ static void check_group(const sm_kernel *k, size_t n, bool zeros)
                 uint32_t a = qword[l][1 + m] & 0xffffu;
                 c += a > 1;
                 qword[l][1 + m] = a | c << 16;
-                g.word[(size_t)m * SM_GROUP + l] = a | c << 16;
             }
             while (first < BINS && (qword[l][1 + first] & 0xffffu) == 0)
                 first++;
         }
+        /* the group's word: counts up to m and up to m - 1 */
+        for (unsigned m = 0; m < BINS; m++)
+            g.word[(size_t)m * SM_GROUP + l] = qword[l][1 + m] >> 16 |
+                                               (qword[l][m] & 0xffff0000u);
         double sum = 0;
         for (unsigned m = BINS; m-- > 0;) {
             uint32_t a = qword[l][1 + m] & 0xffffu;

@@ -644,7 +644,8 @@ static void group_park(sm_searcher *s, sm_group *g, sm_nominal q, topk *t, size_
     sm_group_tab *tab = &g->tab;
     for (size_t m = 0; m < tab->n_tab; m++) {
         size_t c = m * SM_GROUP + l;
-        tab->word[c] = d->word[1 + m];
+        /* the count of peaks above 1 up to m, and up to m - 1 (word[m]) */
+        tab->word[c] = d->word[1 + m] >> 16 | (d->word[m] & 0xffff0000u);
         tab->bw[c] = d->bw[m];
         tab->sa[c] = (float)d->r[m] * (d->in[m] != 0);
         double nu = d->suffix[m > d->first ? m : d->first];

@@ -280,15 +280,13 @@ static size_t unpack_avx2(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *
                                                            _mm256_and_si256(lt, b_gt1)),  \
                                                        _mm256_set1_ps((float)(m * b))));  \
         }                                                                                 \
-        __m256i a = _mm256_and_si256(w, low16);                                           \
-        __m256i a_pos = _mm256_cmpgt_epi32(a, zero);                                      \
-        __m256i a_gt1 = _mm256_cmpgt_epi32(a, one);                                       \
+        __m256i a_pos = _mm256_castps_si256(_mm256_cmp_ps(sa, zerof, _CMP_GT_OQ));        \
+        __m256i a_gt1 = _mm256_castps_si256(_mm256_cmp_ps(sa, onef, _CMP_GT_OQ));         \
         __m256i common = _mm256_and_si256(a_pos, _mm256_or_si256(a_gt1, b_gt1));         \
         n1 = _mm256_sub_epi32(n1, common);                                                \
-        __m256i cnt = _mm256_srli_epi32(w, 16);                                           \
-        __m256i cnt_m1 = _mm256_add_epi32(cnt, a_gt1); /* a_gt1 lanes are -1 */           \
         __m256i link = _mm256_and_si256(_mm256_and_si256(common, prev_ok),                \
-                                        _mm256_cmpeq_epi32(cnt_m1, prev_cnt));            \
+                                        _mm256_cmpeq_epi32(_mm256_srli_epi32(w, 16),      \
+                                                           prev_cnt));                    \
         __m256i sure = _mm256_and_si256(link, prev_common);                               \
         __m256 p = _mm256_mul_ps(sa, prev_sb), q = _mm256_mul_ps(prev_sa, sb);            \
         __m256 v = _mm256_div_ps(_mm256_min_ps(p, q), _mm256_max_ps(p, q));               \
@@ -298,7 +296,7 @@ static size_t unpack_avx2(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *
         n2 = _mm256_sub_epi32(n2, link);                                                  \
         t2_den = _mm256_add_epi32(t2_den, _mm256_and_si256(vm, link));                    \
         prev_ok = _mm256_and_si256(ge, _mm256_or_si256(a_pos, _mm256_xor_si256(b_gt1, ones))); \
-        prev_cnt = cnt;                                                                   \
+        prev_cnt = _mm256_and_si256(w, low16);                                            \
         prev_common = common;                                                             \
         prev_sa = sa;                                                                     \
         prev_sb = sb;                                                                     \
@@ -310,8 +308,9 @@ static size_t unpack_avx2(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *
 static unsigned group_half_avx2(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
                                 size_t n, double norm, sm_group_sums *out, unsigned h)
 {
-    const __m256i low16 = _mm256_set1_epi32(0xffff), one = _mm256_set1_epi32(1);
+    const __m256i low16 = _mm256_set1_epi32(0xffff);
     const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
+    const __m256 zerof = _mm256_setzero_ps(), onef = _mm256_set1_ps(1.0f);
     const __m256i first = _mm256_loadu_si256((const __m256i *)(g->first + h));
     __m256 dot = _mm256_setzero_ps(), t2 = _mm256_setzero_ps(), below = _mm256_setzero_ps();
     __m256i n1 = zero, n2 = zero, t2_den = zero, prev_cnt = zero, prev_ok = zero;
@@ -336,7 +335,7 @@ static unsigned group_half_avx2(const sm_group_tab *g, const uint16_t *mz, const
                                                           floor, _CMP_NLT_UQ))
                << h;
     /* the bound in float, as the scalar kernel estimates it */
-    const __m256 onef = _mm256_set1_ps(1.0f), slack = _mm256_set1_ps(1.001f);
+    const __m256 slack = _mm256_set1_ps(1.001f);
     const __m256 vnorm = _mm256_set1_ps((float)norm);
     __m256 nu = _mm256_load_ps(g->nu + (size_t)mz[0] * SM_GROUP + h);
     __m256 nl = _mm256_sub_ps(vnorm, below);

@@ -229,8 +229,11 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
 
 /* One peak of group_sums; LOW: m/z may be under some lane's first (the walk's
  * first peaks only), where `below` grows and links may not start. The intensity
- * test b > 1 is a vector compare, so that no mask goes through a general register. */
-#define GROUP_STEP(LOW, DOT)                                                              \
+ * test b > 1 is a vector compare, so that no mask goes through a general register;
+ * FAST: b > 1 known (most peaks). A link needs the query's count of peaks above 1
+ * before m (the word's high half) to equal its count up to the previous peak's m/z
+ * (the previous word's low half, moved up: prev_hi). */
+#define GROUP_STEP(LOW, FAST, DOT)                                                        \
     do {                                                                                  \
         unsigned m = mz[j], b = val[j];                                                   \
         size_t o = (size_t)m * SM_GROUP;                                                  \
@@ -239,7 +242,8 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
         __m512 sb = _mm512_set1_ps(g->sqrt_f[b]);                                         \
         __m512i vm = _mm512_set1_epi32((int)m);                                           \
         DOT = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, DOT);                        \
-        __mmask16 b_gt1 = _mm512_cmpgt_epu32_mask(_mm512_set1_epi32((int)b), one);        \
+        __mmask16 b_gt1 =                                                                 \
+            FAST ? 0xffff : _mm512_cmpgt_epu32_mask(_mm512_set1_epi32((int)b), one);      \
         __mmask16 ge = 0xffff;                                                            \
         if (LOW) {                                                                        \
             ge = _mm512_cmp_epu32_mask(vm, first, _MM_CMPINT_NLT);                        \
@@ -247,14 +251,15 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
                                        _mm512_cvtepi32_ps(_mm512_mullo_epi32(             \
                                            vm, _mm512_set1_epi32((int)b))));              \
         }                                                                                 \
-        __mmask16 a_pos = _mm512_test_epi32_mask(w, low16);                               \
-        __mmask16 a_gt1 = _mm512_cmpgt_epu32_mask(_mm512_and_si512(w, low16), one);       \
-        __mmask16 common = (__mmask16)(a_pos & (a_gt1 | b_gt1));                          \
+        __mmask16 a_pos = _mm512_cmp_ps_mask(sa, _mm512_setzero_ps(), _CMP_GT_OQ);        \
+        __mmask16 common = a_pos;                                                         \
+        if (!FAST)                                                                        \
+            common = (__mmask16)(a_pos & (_mm512_cmp_ps_mask(sa, onef, _CMP_GT_OQ) |      \
+                                          b_gt1));                                        \
         n1 = _mm512_mask_add_epi32(n1, common, n1, one);                                  \
-        __m512i cnt = _mm512_srli_epi32(w, 16);                                           \
-        __m512i cnt_m1 = _mm512_mask_sub_epi32(cnt, a_gt1, cnt, one);                     \
-        __mmask16 link =                                                                  \
-            (__mmask16)(common & prev_ok & _mm512_cmpeq_epu32_mask(cnt_m1, prev_cnt));    \
+        __mmask16 link = (__mmask16)(common & prev_ok &                                   \
+                                     _mm512_testn_epi32_mask(_mm512_xor_si512(w, prev_hi), \
+                                                             high16));                    \
         __mmask16 sure = (__mmask16)(link & prev_common);                                 \
         __m512 p = _mm512_mul_ps(sa, prev_sb), q = _mm512_mul_ps(prev_sa, sb);            \
         __m512 v = _mm512_mul_ps(_mm512_min_ps(p, q), _mm512_rcp14_ps(_mm512_max_ps(p, q))); \
@@ -263,8 +268,8 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
         t2 = _mm512_mask_add_ps(t2, link, t2, term);                                      \
         n2 = _mm512_mask_add_epi32(n2, link, n2, one);                                    \
         t2_den = _mm512_mask_add_epi32(t2_den, link, t2_den, vm);                         \
-        prev_ok = (__mmask16)(ge & (a_pos | ~b_gt1));                                     \
-        prev_cnt = cnt;                                                                   \
+        prev_ok = FAST ? (__mmask16)(ge & a_pos) : (__mmask16)(ge & (a_pos | ~b_gt1));    \
+        prev_hi = _mm512_slli_epi32(w, 16);                                               \
         prev_common = common;                                                             \
         prev_sa = sa;                                                                     \
         prev_sb = sb;                                                                     \
@@ -278,27 +283,34 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
                                   const uint16_t *val, size_t n, double norm,
                                   sm_group_sums *out)
 {
-    const __m512i low16 = _mm512_set1_epi32(0xffff), one = _mm512_set1_epi32(1);
+    const __m512i high16 = _mm512_set1_epi32((int)0xffff0000u), one = _mm512_set1_epi32(1);
+    const __m512 onef = _mm512_set1_ps(1.0f);
     const __m512i first = _mm512_loadu_si512(g->first);
     __m512 dot0 = _mm512_setzero_ps(), dot1 = _mm512_setzero_ps(), t2 = _mm512_setzero_ps();
     __m512 below = _mm512_setzero_ps();
     __m512i n1 = _mm512_setzero_si512(), n2 = _mm512_setzero_si512();
-    __m512i t2_den = _mm512_setzero_si512(), prev_cnt = _mm512_setzero_si512();
+    __m512i t2_den = _mm512_setzero_si512(), prev_hi = _mm512_setzero_si512();
     __m512 prev_sa = _mm512_setzero_ps();
     __m512 prev_sb = _mm512_setzero_ps();
     __mmask16 prev_ok = 0, prev_common = 0;
     unsigned max_first = _mm512_reduce_max_epu32(first);
     size_t j = 0;
     for (; j < n && mz[j] < max_first; j++)
-        GROUP_STEP(1, dot0);
+        GROUP_STEP(1, 0, dot0);
     for (; j + 2 <= n; j += 2) {
-        GROUP_STEP(0, dot0);
+        if (val[j] > 1)
+            GROUP_STEP(0, 1, dot0);
+        else
+            GROUP_STEP(0, 0, dot0);
         j++;
-        GROUP_STEP(0, dot1);
+        if (val[j] > 1)
+            GROUP_STEP(0, 1, dot1);
+        else
+            GROUP_STEP(0, 0, dot1);
         j--;
     }
     for (; j < n; j++)
-        GROUP_STEP(0, dot0);
+        GROUP_STEP(0, 0, dot0);
     __m512 dot = _mm512_add_ps(dot0, dot1);
     _mm512_storeu_ps(out->dot, dot);
     _mm512_storeu_ps(out->t2_num, t2);
@@ -309,7 +321,7 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
         return (unsigned)_mm512_cmp_ps_mask(_mm512_set1_ps(-0.5f * 1.001f + 0.02f),
                                             _mm512_loadu_ps(g->floor), _CMP_NLT_UQ);
     /* the bound in float, as the scalar kernel estimates it */
-    const __m512 onef = _mm512_set1_ps(1.0f), slack = _mm512_set1_ps(1.001f);
+    const __m512 slack = _mm512_set1_ps(1.001f);
     const __m512 vnorm = _mm512_set1_ps((float)norm);
     __m512 nu = _mm512_load_ps(g->nu + (size_t)mz[0] * SM_GROUP);
     __m512 nl = _mm512_sub_ps(vnorm, below);

@@ -76,10 +76,10 @@ typedef struct sm_bound_sums {
 /* A group of queries laid out for group_sums: lane l holds query l, and every
  * table has SM_GROUP entries an m/z, lane by lane, for m/z 0 .. n_tab - 1 (at least
  * the library's highest m/z). A lane not in use is all zero.
- *  - word[m]: the query's intensity a at m | (its peaks above 1 at m' <= m) << 16,
- *    as bound_sums' word;
+ *  - word[m]: the query's peaks above intensity 1 at m' <= m | those at m' < m << 16
+ *    (bound_sums' counts, without the intensity, which sa gives);
  *  - bw[m]: m sqrt(a) in float, the query's side of the cross term;
- *  - sa[m]: sqrt(a) in float, for term 2;
+ *  - sa[m]: sqrt(a) in float, a the query's intensity at m (0 where it has no peak);
  *  - nu[m]: the query's norm over m/z >= max(m, first[l]) (sm_qdense's suffix),
  *    rounded down to float;
  *  - first[l]: the query's first m/z (its intensity-1 peaks included);

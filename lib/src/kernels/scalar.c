@@ -94,14 +94,14 @@ unsigned sm_group_sums_scalar_(const sm_group_tab *g, const uint16_t *mz, const 
         float prev_sa = 0.0f, prev_sb = 0.0f;
         for (size_t j = 0; j < n; j++) {
             uint32_t m = mz[j], b = val[j], w = g->word[(size_t)m * SM_GROUP + l];
-            uint32_t a = w & 0xffffu;
             float sa = g->sa[(size_t)m * SM_GROUP + l], sb = g->sqrt_f[b];
+            uint32_t a_pos = sa > 0.0f, a_gt1 = sa > 1.0f; /* a > 0, a > 1 */
             dot += g->bw[(size_t)m * SM_GROUP + l] * sb;
             if (m < first && b > 1)
                 below += (float)(m * b);
-            uint32_t common = (a > 0) & ((a > 1) | (b > 1));
+            uint32_t common = a_pos & (a_gt1 | (b > 1));
             n1 += common;
-            uint32_t link = common & prev_ok & (((w >> 16) - (a > 1)) == prev_cnt);
+            uint32_t link = common & prev_ok & ((w >> 16) == prev_cnt);
             if (link) {
                 float v = 1.0f;
                 if (prev_common) {
@@ -112,8 +112,8 @@ unsigned sm_group_sums_scalar_(const sm_group_tab *g, const uint16_t *mz, const 
                 t2_den += m;
                 n2++;
             }
-            prev_ok = (m >= first) & !((a == 0) & (b > 1));
-            prev_cnt = w >> 16;
+            prev_ok = (m >= first) & !(!a_pos & (b > 1));
+            prev_cnt = w & 0xffffu;
             prev_common = common;
             prev_sa = sa;
             prev_sb = sb;
