@@ -311,6 +311,102 @@ static void test_batch_groups_exact(void **state)
     free(q);
 }
 
+/* Queries that end early (the 332 MassBank in-library spectra cut at m/z 45, then
+ * with a peak of intensity 1 added after the last one): many library spectra start
+ * past their last peak, have nothing in common (MF -0.5, which the per-spectrum bound
+ * now gives at once) and bound their blocks by the query's last peak. The indexed
+ * top 10, with every kernel and both block sizes, equals the exhaustive one. */
+static void test_queries_ending_early(void **state)
+{
+    (void)state;
+    size_t cap = 800;
+    exq *q = calloc(cap, sizeof *q);
+    assert_non_null(q);
+    size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) { /* cut at 45 (a query needs one peak) */
+        size_t k = 0;
+        while (k < q[j].n && q[j].mz[k] <= 45)
+            k++;
+        if (k == 0)
+            continue;
+        q[m] = q[j];
+        q[m].n = k;
+        m++;
+    }
+    size_t cut = m;
+    for (size_t j = 0; j < cut && m < cap; j++) { /* the same, ending on an intensity 1 */
+        q[m] = q[j];
+        q[m].mz[q[m].n] = (uint16_t)(q[m].mz[q[m].n - 1] + 3);
+        q[m].in[q[m].n] = 1;
+        q[m].n++;
+        m++;
+    }
+    assert_int_equal(cut, 248); /* the in-library spectra with a peak at m/z 45 or below */
+    assert_int_equal(m, 2 * cut);
+    sm_error e = {0};
+    /* spectra past the last peak: the bound is the exact MF, -0.5 */
+    static sm_qdense d;
+    sm_nominal_buf *buf = malloc(sizeof *buf);
+    assert_non_null(buf);
+    size_t past = 0;
+    for (size_t j = 0; j < cut; j += 10) {
+        sm_nominal v = {q[j].n, q[j].mz, q[j].in};
+        sm_qdense_set_(&d, v);
+        for (size_t p = 0; p < lib->n; p++) {
+            uint64_t o = lib->nom_off[p];
+            size_t nw = (size_t)(lib->nom_off[p + 1] - o);
+            sm_nominal l = sm_library_nominal(lib, lib->index->order[p], buf);
+            if (l.n == 0 || l.mz[0] <= v.mz[v.n - 1])
+                continue;
+            past++;
+            assert_true(sm_match_factor(v, l, 0) == -0.5);
+            assert_true(sm_match_factor_bound_(&d, sm_kernel_get_(), lib->nom_w + o, nw,
+                                               lib->index->norm[p], 2000, buf) == -0.5);
+        }
+        sm_qdense_clear_(&d, v);
+    }
+    assert_true(past > 1000);
+    for (size_t j = 0; j < m; j++) {
+        sm_nominal v = {q[j].n, q[j].mz, q[j].in};
+        assert_int_equal(sm_search_exhaustive(lib, v, 10, SIZE_MAX, q[j].hits, &q[j].nh, &e),
+                         SM_OK);
+    }
+    sm_library *large = NULL;
+    sm_index_small_ = 0;
+    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
+    sm_index_small_ = SM_INDEX_SMALL;
+    for (size_t kn = 0; kn < sm_kernel_count(); kn++) {
+        if (!sm_kernel_supported_at(kn))
+            continue;
+        assert_int_equal(sm_kernel_select(sm_kernel_name_at(kn), &e), SM_OK);
+        for (int size = 0; size < 2; size++) {
+            sm_searcher *srch;
+            assert_int_equal(sm_searcher_new(size ? large : lib, &srch, &e), SM_OK);
+            size_t mismatches = 0;
+            for (size_t j = 0; j < m; j++) {
+                sm_nominal v = {q[j].n, q[j].mz, q[j].in};
+                sm_hit h[10];
+                size_t nh = 0;
+                assert_int_equal(sm_search_nominal(srch, v, 10, SIZE_MAX, h, &nh, &e), SM_OK);
+                bool same = nh == q[j].nh;
+                for (size_t t = 0; same && t < nh; t++)
+                    same = h[t].index == q[j].hits[t].index && h[t].mf == q[j].hits[t].mf &&
+                           h[t].rmf == q[j].hits[t].rmf;
+                if (!same && mismatches++ < 5)
+                    fprintf(stderr, "kernel %s, query %zu ending at m/z %u: top 10 differs\n",
+                            sm_kernel_name_at(kn), j, (unsigned)v.mz[v.n - 1]);
+            }
+            sm_searcher_free(srch);
+            assert_int_equal(mismatches, 0);
+        }
+    }
+    assert_int_equal(sm_kernel_select(NULL, &e), SM_OK);
+    sm_library_close(large);
+    free(buf);
+    free(q);
+}
+
 /* A batch over two threads gives what one searcher gives, query by query. */
 static void test_batch_threads(void **state)
 {
@@ -450,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_indexed_equals_exhaustive),
         cmocka_unit_test(test_batch_threads),
         cmocka_unit_test(test_batch_groups_exact),
+        cmocka_unit_test(test_queries_ending_early),
         cmocka_unit_test(test_min_mf),
         cmocka_unit_test(test_bad_query),
         cmocka_unit_test(test_packed_and_sparse),

@@ -133,6 +133,7 @@ void sm_qdense_set_(sm_qdense *d, sm_nominal q)
         d->suffix[m] = sum;
     }
     d->first = q.n ? q.mz[0] : 0;
+    d->last = q.n ? q.mz[q.n - 1] : 0;
 }
 
 void sm_qdense_clear_(sm_qdense *d, sm_nominal q)
@@ -308,6 +309,9 @@ double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, const u
         return -0.5;
     unsigned l0 = first_mz(w, nw);
     unsigned lo = d->first > l0 ? d->first : l0;
+    /* a spectrum that starts past the query's last peak has nothing in common */
+    if (lo > d->last)
+        return -0.5;
     /* first T1' alone, with DESIGN.md's MF/1000 < (T1 + 1)/2: a cheaper pass,
      * not worth making when it cannot reach `enough` even with T1' = 0 */
     if (enough > 499.5) {

@@ -379,7 +379,7 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     const sm_library *lib = s->lib;
     const sm_index *ix = lib->index;
     const sm_kernel *kern = s->kern;
-    unsigned first_u = q.mz[0];
+    unsigned first_u = q.mz[0], last_u = q.mz[q.n - 1];
 
     /* Bounds of all blocks at once: acc[b] = sum over query peaks of qw[m] env[m][b],
      * a dense row with the axpy kernel, a listed one entry by entry. */
@@ -420,6 +420,11 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     memset(start, 0, (N_BUCKETS + 1) * sizeof *start);
     for (size_t b = 0; b < ix->n_blocks; b++) {
         unsigned lo = first_u > ix->block_max_first[b] ? first_u : ix->block_max_first[b];
+        /* A member that starts past the query's last peak has nothing in common
+         * (MF -0.5); the others start at or before it, where the query's norm is at
+         * least suffix[last] (0 when that peak is of intensity 1: no bound, as before). */
+        if (lo > last_u)
+            lo = last_u;
         double nu = s->dense->suffix[lo];
         double a = (double)s->acc[b] * ratio[b] * BOUND_SLACK;
         double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;

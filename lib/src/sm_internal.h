@@ -100,6 +100,7 @@ typedef struct sm_qdense {
     float sqrt_f[SM_BASE_PEAK + 1];         /* sqrtf(I), for bw's partner */
     bool ready;                             /* sqrt_i, sqrt_f filled */
     unsigned first;                         /* first m/z (intensity-1 peaks included) */
+    unsigned last;                          /* last m/z (intensity-1 peaks included) */
 } sm_qdense;
 
 struct sm_kernel;
