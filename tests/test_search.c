@@ -171,6 +171,22 @@ static size_t load_queries(const char *file, size_t every, exq *out, size_t cap)
     return n;
 }
 
+/* Record j of a file (0-based), preprocessed; returns 1, or 0 past the end. */
+static size_t load_queries_at(const char *file, size_t j, exq *out)
+{
+    static exq all[400];
+    static const char *loaded;
+    static size_t n_all;
+    if (loaded != file) {
+        n_all = load_queries(file, 1, all, 400);
+        loaded = file;
+    }
+    if (j >= n_all)
+        return 0;
+    *out = all[j];
+    return 1;
+}
+
 static void test_indexed_equals_exhaustive(void **state)
 {
     (void)state;
@@ -312,14 +328,16 @@ static void test_batch_groups_exact(void **state)
 }
 
 /* Queries that end early (the 332 MassBank in-library spectra cut at m/z 45, then
- * with a peak of intensity 1 added after the last one): many library spectra start
- * past their last peak, have nothing in common (MF -0.5, which the per-spectrum bound
- * now gives at once) and bound their blocks by the query's last peak. The indexed
- * top 10, with every kernel and both block sizes, equals the exhaustive one. */
+ * with a peak of intensity 1 added after the last one) and queries that start late
+ * (the same cut to m/z 90 and above): many library spectra start past their last
+ * peak or end before their first, have nothing in common (MF -0.5, which the
+ * per-spectrum bound gives at once), and blocks of them get -0.5 or are bounded by the
+ * query's last peak. The indexed top 10, with every kernel and both block sizes,
+ * equals the exhaustive one. */
 static void test_queries_ending_early(void **state)
 {
     (void)state;
-    size_t cap = 800;
+    size_t cap = 1000;
     exq *q = calloc(cap, sizeof *q);
     assert_non_null(q);
     size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
@@ -344,6 +362,22 @@ static void test_queries_ending_early(void **state)
     }
     assert_int_equal(cut, 248); /* the in-library spectra with a peak at m/z 45 or below */
     assert_int_equal(m, 2 * cut);
+    size_t late_from = m;
+    for (size_t j = 0; j < n && m < cap; j++) { /* from m/z 90 on, reloaded */
+        exq full;
+        size_t got = load_queries_at("massbank-ei-in-library.msp", j, &full);
+        assert_int_equal(got, 1);
+        size_t k = 0;
+        while (k < full.n && full.mz[k] < 90)
+            k++;
+        if (k == full.n)
+            continue;
+        q[m].n = full.n - k;
+        memcpy(q[m].mz, full.mz + k, q[m].n * sizeof *q[m].mz);
+        memcpy(q[m].in, full.in + k, q[m].n * sizeof *q[m].in);
+        m++;
+    }
+    assert_int_equal(m - late_from, 306); /* those with a peak at m/z 90 or above */
     sm_error e = {0};
     /* spectra past the last peak: the bound is the exact MF, -0.5 */
     static sm_qdense d;
@@ -366,7 +400,26 @@ static void test_queries_ending_early(void **state)
         }
         sm_qdense_clear_(&d, v);
     }
-    assert_true(past > 1000);
+    assert_int_equal(past, 7653); /* pairs checked (every tenth early query) */
+    /* spectra that end before a late query begins: -0.5 at once too */
+    size_t before = 0;
+    for (size_t j = late_from; j < m; j += 10) {
+        sm_nominal v = {q[j].n, q[j].mz, q[j].in};
+        sm_qdense_set_(&d, v);
+        for (size_t p = 0; p < lib->n; p++) {
+            uint64_t o = lib->nom_off[p];
+            size_t nw = (size_t)(lib->nom_off[p + 1] - o);
+            sm_nominal l = sm_library_nominal(lib, lib->index->order[p], buf);
+            if (l.n == 0 || l.mz[l.n - 1] >= v.mz[0])
+                continue;
+            before++;
+            assert_true(sm_match_factor(v, l, 0) == -0.5);
+            assert_true(sm_match_factor_bound_(&d, sm_kernel_get_(), lib->nom_w + o, nw,
+                                               lib->index->norm[p], 2000, buf) == -0.5);
+        }
+        sm_qdense_clear_(&d, v);
+    }
+    assert_int_equal(before, 817); /* pairs checked (every tenth late query) */
     for (size_t j = 0; j < m; j++) {
         sm_nominal v = {q[j].n, q[j].mz, q[j].in};
         assert_int_equal(sm_search_exhaustive(lib, v, 10, SIZE_MAX, q[j].hits, &q[j].nh, &e),

@@ -230,6 +230,9 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
  * Float sums are widened by SUM_SLACK, far past their rounding (at most 2,048 terms
  * of one sign: relative error below 2,048 x 2^-24 = 1.2e-4).
  * -0.5 (the exact MF) when nothing is in common; +inf when a norm is zero.
+ * A spectrum with no peak at or above the common range's start (it ends before the
+ * query begins) or that starts past the query's last peak has nothing in common:
+ * -0.5, the exact MF, at once.
  * A first pass (t1_pass) gives T1' alone; when (T1' + 1)/2 is already below
  * `enough` that bound is returned and the second pass is saved. */
 #define SUM_SLACK 1.0005
@@ -247,7 +250,7 @@ double sm_match_factor_dense_(const sm_qdense *d, sm_nominal l)
  * (most spectra stop here, never unpacked). Plain loads, a table of square roots and
  * four running sums; on the CPU measured (AMD EPYC with AVX-512) this was as fast as
  * an AVX-512 version with gathers at ~100 peaks. */
-static void t1_pass(const sm_qdense *d, const uint16_t *w, size_t nw, unsigned lo, float *dot,
+static bool t1_pass(const sm_qdense *d, const uint16_t *w, size_t nw, unsigned lo, float *dot,
                     uint64_t *below)
 {
     float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
@@ -264,6 +267,8 @@ static void t1_pass(const sm_qdense *d, const uint16_t *w, size_t nw, unsigned l
         s0 += d->bw[m] * d->sqrt_f[i];
         b += i > 1 ? (uint64_t)m * i : 0;
     }
+    if (j == nw) /* every peak below the common range: nothing in common */
+        return false;
     for (; j + 4 <= nw; j += 4) {
         T1_WORD(w[j], s0);
         T1_WORD(w[j + 1], s1);
@@ -274,6 +279,7 @@ static void t1_pass(const sm_qdense *d, const uint16_t *w, size_t nw, unsigned l
         T1_WORD(w[j], s0);
     *dot = (s0 + s1) + (s2 + s3);
     *below = b;
+    return true;
 }
 
 /* m/z of the first peak of packed words (nw > 0). */
@@ -317,7 +323,8 @@ double sm_match_factor_bound_(const sm_qdense *d, const sm_kernel *kern, const u
     if (enough > 499.5) {
         float dot1;
         uint64_t below1;
-        t1_pass(d, w, nw, lo, &dot1, &below1);
+        if (!t1_pass(d, w, nw, lo, &dot1, &below1))
+            return -0.5; /* the exact MF */
         double t1 = t1_upper(d, lo, norm_l, dot1, below1);
         double first = 1000.0 * (t1 + 1.0) / 2.0 - 0.5; /* +inf with a zero norm */
         if (first < enough)

@@ -427,7 +427,9 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
             lo = last_u;
         double nu = s->dense->suffix[lo];
         double a = (double)s->acc[b] * ratio[b] * BOUND_SLACK;
-        double bound = nu > 0 ? mf_bound(a * a / nu) : 999.5;
+        /* acc 0: no spectrum of the block has a peak at any of the query's m/z (every
+         * peak leaves a byte of 1 at least), so none has anything in common: -0.5 */
+        double bound = s->acc[b] == 0.0f ? -0.5 : nu > 0 ? mf_bound(a * a / nu) : 999.5;
         /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
         s->acc[b] = (float)(bound + 0.001);
         unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound * (1.0 / BUCKET_MF));
