@@ -23,9 +23,12 @@ static int setup(void **state)
     return sm_searcher_new(lib, &searcher, &e) == SM_OK ? 0 : -1;
 }
 
+static void free_real_queries(void);
+
 static int teardown(void **state)
 {
     (void)state;
+    free_real_queries();
     sm_searcher_free(searcher);
     sm_library_close(lib);
     return 0;
@@ -187,21 +190,52 @@ static size_t load_queries_at(const char *file, size_t j, exq *out)
     return 1;
 }
 
+/* The 332 in-library and every fourth not-in-library MassBank spectrum with their
+ * exhaustive top 10 (nothing left out), computed once for the tests that use them. */
+static exq *real_q;
+static size_t real_n;
+
+static const exq *real_queries(size_t *n)
+{
+    if (real_q == NULL) {
+        size_t cap = 2000;
+        real_q = calloc(cap, sizeof *real_q);
+        assert_non_null(real_q);
+        real_n = load_queries("massbank-ei-in-library.msp", 1, real_q, cap);
+        assert_int_equal(real_n, 332);
+        real_n += load_queries("massbank-ei-not-in-library.msp", 4, real_q + real_n,
+                               cap - real_n);
+        assert_int_equal(real_n, 332 + 1139);
+        sm_error e = {0};
+        for (size_t j = 0; j < real_n; j++) {
+            sm_nominal v = {real_q[j].n, real_q[j].mz, real_q[j].in};
+            assert_int_equal(sm_search_exhaustive(lib, v, 10, SIZE_MAX, real_q[j].hits,
+                                                  &real_q[j].nh, &e), SM_OK);
+        }
+    }
+    *n = real_n;
+    return real_q;
+}
+
+static void free_real_queries(void)
+{
+    free(real_q);
+    real_q = NULL;
+}
+
 static void test_indexed_equals_exhaustive(void **state)
 {
     (void)state;
-    size_t cap = 2000;
-    exq *q = calloc(cap, sizeof *q);
+    size_t n;
+    const exq *all = real_queries(&n);
+    exq *q = malloc(n * sizeof *q);
     assert_non_null(q);
-    size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
-    assert_int_equal(n, 332);
-    n += load_queries("massbank-ei-not-in-library.msp", 4, q + n, cap - n);
-    assert_int_equal(n, 332 + 1139);
+    memcpy(q, all, n * sizeof *q);
     sm_error e = {0};
-    for (size_t j = 0; j < n; j++) {
+    for (size_t j = 0; j < n; j += 50) {
         sm_nominal v = {q[j].n, q[j].mz, q[j].in};
         /* every 50th query also leaves one library spectrum out */
-        size_t excl = j % 50 == 0 ? j % sm_library_size(lib) : SIZE_MAX;
+        size_t excl = j % sm_library_size(lib);
         assert_int_equal(sm_search_exhaustive(lib, v, 10, excl, q[j].hits, &q[j].nh, &e), SM_OK);
     }
     /* both block sizes of the index: the library's own (small), then the large
@@ -268,22 +302,15 @@ static void test_indexed_equals_exhaustive(void **state)
 static void test_batch_groups_exact(void **state)
 {
     (void)state;
-    size_t cap = 2000;
-    exq *q = calloc(cap, sizeof *q);
-    assert_non_null(q);
-    size_t n = load_queries("massbank-ei-in-library.msp", 1, q, cap);
-    n += load_queries("massbank-ei-not-in-library.msp", 4, q + n, cap - n);
-    assert_int_equal(n, 332 + 1139);
+    size_t n;
+    const exq *q = real_queries(&n);
     sm_nominal *v = calloc(n, sizeof *v);
     sm_hit *h = calloc(n * 10, sizeof *h);
     size_t *nh = calloc(n, sizeof *nh);
     assert_true(v && h && nh);
     sm_error e = {0};
-    for (size_t j = 0; j < n; j++) {
-        v[j] = (sm_nominal){q[j].n, q[j].mz, q[j].in};
-        assert_int_equal(sm_search_exhaustive(lib, v[j], 10, SIZE_MAX, q[j].hits, &q[j].nh, &e),
-                         SM_OK);
-    }
+    for (size_t j = 0; j < n; j++)
+        v[j] = (sm_nominal){q[j].n, (uint16_t *)q[j].mz, (uint16_t *)q[j].in};
     sm_library *large = NULL;
     sm_index_small_ = 0;
     assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
@@ -324,7 +351,6 @@ static void test_batch_groups_exact(void **state)
     free(v);
     free(h);
     free(nh);
-    free(q);
 }
 
 /* Queries that end early (the 332 MassBank in-library spectra cut at m/z 45, then
