@@ -353,6 +353,33 @@ static void test_batch_groups_exact(void **state)
     free(nh);
 }
 
+/* Every tenth query of q[from, to) against each library spectrum that starts past
+ * its last peak (past) or ends before its first (!past): both the MF and the bound of
+ * the first pass are -0.5. Returns the pairs checked. */
+static size_t check_nothing_in_common(const exq *q, size_t from, size_t to, bool past,
+                                      sm_nominal_buf *buf)
+{
+    static sm_qdense d;
+    size_t pairs = 0;
+    for (size_t j = from; j < to; j += 10) {
+        sm_nominal v = {q[j].n, (uint16_t *)q[j].mz, (uint16_t *)q[j].in};
+        sm_qdense_set_(&d, v);
+        for (size_t p = 0; p < lib->n; p++) {
+            uint64_t o = lib->nom_off[p];
+            size_t nw = (size_t)(lib->nom_off[p + 1] - o);
+            sm_nominal l = sm_library_nominal(lib, lib->index->order[p], buf);
+            if (l.n == 0 || (past ? l.mz[0] <= v.mz[v.n - 1] : l.mz[l.n - 1] >= v.mz[0]))
+                continue;
+            pairs++;
+            assert_true(sm_match_factor(v, l, 0) == -0.5);
+            assert_true(sm_match_factor_bound_(&d, sm_kernel_get_(), lib->nom_w + o, nw,
+                                               lib->index->norm[p], 2000, buf) == -0.5);
+        }
+        sm_qdense_clear_(&d, v);
+    }
+    return pairs;
+}
+
 /* Queries that end early (the 332 MassBank in-library spectra cut at m/z 45, then
  * with a peak of intensity 1 added after the last one) and queries that start late
  * (the same cut to m/z 90 and above): many library spectra start past their last
@@ -405,47 +432,12 @@ static void test_queries_ending_early(void **state)
     }
     assert_int_equal(m - late_from, 306); /* those with a peak at m/z 90 or above */
     sm_error e = {0};
-    /* spectra past the last peak: the bound is the exact MF, -0.5 */
-    static sm_qdense d;
+    /* spectra past the last peak, or that end before a late query begins: the bound
+     * is the exact MF, -0.5 (pairs checked: every tenth query) */
     sm_nominal_buf *buf = malloc(sizeof *buf);
     assert_non_null(buf);
-    size_t past = 0;
-    for (size_t j = 0; j < cut; j += 10) {
-        sm_nominal v = {q[j].n, q[j].mz, q[j].in};
-        sm_qdense_set_(&d, v);
-        for (size_t p = 0; p < lib->n; p++) {
-            uint64_t o = lib->nom_off[p];
-            size_t nw = (size_t)(lib->nom_off[p + 1] - o);
-            sm_nominal l = sm_library_nominal(lib, lib->index->order[p], buf);
-            if (l.n == 0 || l.mz[0] <= v.mz[v.n - 1])
-                continue;
-            past++;
-            assert_true(sm_match_factor(v, l, 0) == -0.5);
-            assert_true(sm_match_factor_bound_(&d, sm_kernel_get_(), lib->nom_w + o, nw,
-                                               lib->index->norm[p], 2000, buf) == -0.5);
-        }
-        sm_qdense_clear_(&d, v);
-    }
-    assert_int_equal(past, 7653); /* pairs checked (every tenth early query) */
-    /* spectra that end before a late query begins: -0.5 at once too */
-    size_t before = 0;
-    for (size_t j = late_from; j < m; j += 10) {
-        sm_nominal v = {q[j].n, q[j].mz, q[j].in};
-        sm_qdense_set_(&d, v);
-        for (size_t p = 0; p < lib->n; p++) {
-            uint64_t o = lib->nom_off[p];
-            size_t nw = (size_t)(lib->nom_off[p + 1] - o);
-            sm_nominal l = sm_library_nominal(lib, lib->index->order[p], buf);
-            if (l.n == 0 || l.mz[l.n - 1] >= v.mz[0])
-                continue;
-            before++;
-            assert_true(sm_match_factor(v, l, 0) == -0.5);
-            assert_true(sm_match_factor_bound_(&d, sm_kernel_get_(), lib->nom_w + o, nw,
-                                               lib->index->norm[p], 2000, buf) == -0.5);
-        }
-        sm_qdense_clear_(&d, v);
-    }
-    assert_int_equal(before, 817); /* pairs checked (every tenth late query) */
+    assert_int_equal(check_nothing_in_common(q, 0, cut, true, buf), 7653);
+    assert_int_equal(check_nothing_in_common(q, late_from, m, false, buf), 817);
     for (size_t j = 0; j < m; j++) {
         sm_nominal v = {q[j].n, q[j].mz, q[j].in};
         assert_int_equal(sm_search_exhaustive(lib, v, 10, SIZE_MAX, q[j].hits, &q[j].nh, &e),
