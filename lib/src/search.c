@@ -1,5 +1,6 @@
 /* search.c — exact top-k identity search: block-envelope bounds, per-spectrum bounds, then exact MF. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,13 @@ struct cand {
     uint32_t index;
 };
 
+typedef struct topk {
+    sm_hit *hits;
+    size_t k;
+    size_t n;
+    double min_mf; /* -inf: no minimum */
+} topk;
+
 struct sm_searcher {
     const sm_library *lib;
     const sm_kernel *kern;
@@ -45,6 +53,15 @@ struct sm_searcher {
     sm_search_stats stats;
     double min_mf;    /* hits below are not wanted: a floor from the start */
     const uint8_t *skip; /* [n] by library index: nonzero = left out; NULL = none */
+    /* a query stopped at the group budget (search_one), prepared and with its block
+     * bounds still in acc[] and sorted[], until sm_group_adopt_ takes it */
+    struct pending {
+        bool on;
+        sm_nominal q;
+        topk t;
+        size_t *n_hits;
+        size_t p; /* the sorted position it stopped at */
+    } pend;
 };
 
 /* The library spectrum at blocked position p, unpacked into the searcher's buffer
@@ -122,13 +139,6 @@ static bool ranks_before(double mf_a, size_t ia, double mf_b, size_t ib)
         return mf_a > mf_b;
     return ia < ib;
 }
-
-typedef struct topk {
-    sm_hit *hits;
-    size_t k;
-    size_t n;
-    double min_mf; /* -inf: no minimum */
-} topk;
 
 /* MF a spectrum must beat (or tie) to enter the list; -inf while it is not full. */
 static double topk_floor(const topk *t)
@@ -347,11 +357,10 @@ static void prefetch_block(const sm_library *lib, size_t b)
         __builtin_prefetch(w);
 }
 
-/* At the budget: the waiting candidates are scored, and if the query still needs
- * at least 1 / GROUP_PARK_DIV of the blocks, the ones from sorted position p on that
- * it needs get `bit` in mark[] (true: parked); else it goes on where it is. */
-static bool park_rest(sm_searcher *s, sm_nominal q, topk *t, size_t p, uint16_t *mark,
-                      uint16_t bit)
+/* At the budget: the waiting candidates are scored, and true when the query still
+ * needs at least 1 / GROUP_PARK_DIV of the blocks from sorted position p on (it is
+ * then parked: sm_group_adopt_ marks the ones it needs); else it goes on. */
+static bool wants_park(sm_searcher *s, sm_nominal q, topk *t, size_t p)
 {
     const sm_index *ix = s->lib->index;
     drain(s, q, -INFINITY, t);
@@ -359,22 +368,15 @@ static bool park_rest(sm_searcher *s, sm_nominal q, topk *t, size_t p, uint16_t 
     size_t left = 0;
     for (size_t r = p; r < ix->n_blocks; r++)
         left += !can_skip(s->acc[s->sorted[r]], floor);
-    if (left < ix->n_blocks / GROUP_PARK_DIV)
-        return false;
-    for (size_t r = p; r < ix->n_blocks; r++) {
-        size_t b = s->sorted[r];
-        if (!can_skip(s->acc[b], floor))
-            mark[b] |= bit;
-    }
-    return true;
+    return left >= ix->n_blocks / GROUP_PARK_DIV;
 }
 
 /* Searches the blocks best bound first. With a budget (in blocks scanned) below
- * what the query needs, it stops there: the waiting candidates are scored, the
- * blocks that may still hold a top-k spectrum get `bit` in mark[], and it returns
- * false (the group finishes them, sm_group_flush_). */
+ * what the query needs, it stops there: the waiting candidates are scored, and it
+ * returns false with the sorted position in s->pend.p (a group finishes the query:
+ * sm_group_adopt_, sm_group_flush_). */
 static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t exclude, topk *t,
-                           size_t budget, uint16_t *mark, uint16_t bit)
+                           size_t budget)
 {
     const sm_library *lib = s->lib;
     const sm_index *ix = lib->index;
@@ -456,8 +458,10 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     for (size_t p = 0; p < ix->n_blocks; p++) {
         size_t b = s->sorted[p];
         double floor = topk_floor(t);
-        if (scanned == budget && park_rest(s, q, t, p, mark, bit))
+        if (scanned == budget && wants_park(s, q, t, p)) {
+            s->pend.p = p;
             return false;
+        }
         unsigned bucket = s->bucket_of[b];
         double bucket_top = bucket == N_BUCKETS - 1 ? INFINITY : (double)(bucket + 1) * BUCKET_MF;
         if (can_skip(bucket_top, floor)) { /* this bucket and every later one */
@@ -496,36 +500,62 @@ void sm_searcher_set_skip(sm_searcher *s, const uint8_t *skip)
     s->skip = skip;
 }
 
-/* One query; with a group, parked there (false) when it would scan more blocks
- * than the group's budget: its hits are then completed by sm_group_flush_. */
+/* One query; stopped (false) when it would scan more blocks than budget and still
+ * needs many: it then waits in s->pend for a group (sm_group_adopt_). */
 static bool search_one(sm_searcher *s, sm_nominal q, size_t k, size_t exclude, sm_hit *hits,
-                       size_t *n_hits, sm_group *g);
+                       size_t *n_hits, size_t budget);
 
 static sm_status search_checked(sm_searcher *s, sm_nominal q, size_t k, size_t exclude,
-                                sm_hit *hits, size_t *n_hits, sm_group *g, sm_error *err)
+                                sm_hit *hits, size_t *n_hits, size_t budget, bool *parked,
+                                sm_error *err)
 {
     *n_hits = 0;
+    *parked = false;
     if (k == 0)
         return SM_OK;
     if (hits == NULL)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "no hit buffer");
     if (q.n == 0)
         return sm_seterr_(err, SM_ERR_ARG, NULL, 0, "empty query spectrum");
-    search_one(s, q, k, exclude, hits, n_hits, g);
+    *parked = !search_one(s, q, k, exclude, hits, n_hits, budget);
     return SM_OK;
 }
 
 sm_status sm_search_nominal(sm_searcher *s, sm_nominal q, size_t k, size_t exclude,
                             sm_hit *hits, size_t *n_hits, sm_error *err)
 {
-    return search_checked(s, q, k, exclude, hits, n_hits, NULL, err);
+    bool parked;
+    return search_checked(s, q, k, exclude, hits, n_hits, SIZE_MAX, &parked, err);
 }
 
-sm_status sm_search_or_park_(sm_searcher *s, sm_group *g, sm_nominal q, size_t k,
-                             sm_hit *hits, size_t *n_hits, sm_error *err)
+/* A query is parked once it has scanned this many blocks best first (by then its
+ * floor is about where it ends): the rest of its blocks are read once for the whole
+ * group, in memory order, and each spectrum is bounded for every query of the group
+ * in one pass over its peaks (group_sums, a lane a query). */
+#define GROUP_MIN_BLOCKS 256
+#ifndef GROUP_BUDGET_DIV
+#define GROUP_BUDGET_DIV 64
+#endif
+
+long sm_search_group_budget_ = -1;
+
+bool sm_group_available_(const sm_library *lib)
 {
+    return lib != NULL && lib->index != NULL && sm_kernel_get_()->group_sums != NULL;
+}
+
+sm_status sm_search_or_park_(sm_searcher *s, bool may_park, sm_nominal q, size_t k,
+                             sm_hit *hits, size_t *n_hits, bool *parked, sm_error *err)
+{
+    size_t budget = SIZE_MAX;
     /* (a group does not know of left-out spectra) */
-    return search_checked(s, q, k, SIZE_MAX, hits, n_hits, s->skip == NULL ? g : NULL, err);
+    if (may_park && s->skip == NULL && sm_group_available_(s->lib)) {
+        size_t b = s->lib->index->n_blocks / GROUP_BUDGET_DIV;
+        budget = b > GROUP_MIN_BLOCKS ? b : GROUP_MIN_BLOCKS;
+        if (sm_search_group_budget_ >= 0)
+            budget = (size_t)sm_search_group_budget_;
+    }
+    return search_checked(s, q, k, SIZE_MAX, hits, n_hits, budget, parked, err);
 }
 
 /* RMF of the hits found, and their count. */
@@ -556,24 +586,12 @@ sm_status sm_search(sm_searcher *s, const sm_spectrum *query, size_t k, sm_hit *
 /* ------------------------------------------------------------------ */
 /* Groups: the queries of a batch that need many blocks, finished together */
 
-/* A query is parked in its group once it has scanned this many blocks best first
- * (by then its floor is about where it ends): the rest of its blocks are read once
- * for the whole group, in memory order, and each spectrum is bounded for every
- * query of the group in one pass over its peaks (group_sums, a lane a query). */
-#define GROUP_MIN_BLOCKS 256
-#ifndef GROUP_BUDGET_DIV
-#define GROUP_BUDGET_DIV 64
-#endif
-
-long sm_search_group_budget_ = -1;
-
 struct sm_group {
     const sm_library *lib;
     const sm_kernel *kern;
     sm_group_tab tab;
     uint16_t *mark;  /* [n_blocks]: the lanes that still need block b */
     double *suffix;  /* [SM_GROUP][SUFFIX_N]: each lane's suffix norms (sm_qdense) */
-    size_t budget;
     unsigned n_lanes;
     struct lane {
         sm_nominal q;
@@ -601,7 +619,7 @@ sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err)
 {
     *out = NULL;
     const sm_kernel *kern = sm_kernel_get_();
-    if (lib == NULL || lib->index == NULL || kern->group_sums == NULL)
+    if (!sm_group_available_(lib))
         return SM_OK; /* query by query */
     const sm_index *ix = lib->index;
     sm_group *g = calloc(1, sizeof *g);
@@ -630,10 +648,6 @@ sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err)
         g->tab.floor[l] = INFINITY; /* not in use */
     for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
         g->tab.sqrt_f[i] = sqrtf((float)i);
-    size_t budget = ix->n_blocks / GROUP_BUDGET_DIV;
-    g->budget = budget > GROUP_MIN_BLOCKS ? budget : GROUP_MIN_BLOCKS;
-    if (sm_search_group_budget_ >= 0)
-        g->budget = (size_t)sm_search_group_budget_;
     *out = g;
     return SM_OK;
 }
@@ -643,10 +657,25 @@ bool sm_group_full_(const sm_group *g)
     return g != NULL && g->n_lanes == SM_GROUP;
 }
 
-/* The query the searcher holds (prepare_query) becomes lane l of the group. */
-static void group_park(sm_searcher *s, sm_group *g, sm_nominal q, topk *t, size_t *n_hits)
+bool sm_group_empty_(const sm_group *g)
 {
+    return g == NULL || g->n_lanes == 0;
+}
+
+/* The query the searcher holds (s->pend, still prepared) becomes the group's next
+ * lane: the blocks it still needs get the lane's bit in mark[]. */
+void sm_group_adopt_(sm_searcher *s, sm_group *g)
+{
+    const sm_index *ix = s->lib->index;
+    struct pending *pd = &s->pend;
     unsigned l = g->n_lanes++;
+    uint16_t bit = (uint16_t)(1u << l);
+    double floor = topk_floor(&pd->t);
+    for (size_t r = pd->p; r < ix->n_blocks; r++) {
+        size_t b = s->sorted[r];
+        if (!can_skip(s->acc[b], floor))
+            g->mark[b] |= bit;
+    }
     const sm_qdense *d = s->dense;
     sm_group_tab *tab = &g->tab;
     for (size_t m = 0; m < tab->n_tab; m++) {
@@ -660,9 +689,11 @@ static void group_park(sm_searcher *s, sm_group *g, sm_nominal q, topk *t, size_
         tab->nu[c] = (double)f > nu ? nextafterf(f, 0.0f) : f;
     }
     tab->first[l] = d->first;
-    tab->floor[l] = (float)topk_floor(t);
+    tab->floor[l] = (float)floor;
     memcpy(g->suffix + (size_t)l * SUFFIX_N, d->suffix, SUFFIX_N * sizeof *g->suffix);
-    g->lane[l] = (struct lane){q, *t, n_hits};
+    g->lane[l] = (struct lane){pd->q, pd->t, pd->n_hits};
+    clear_query(s, pd->q);
+    pd->on = false;
 }
 
 /* Lane l's bound for the spectrum of n peaks mz/in (norm: its sum of m I above 1). */
@@ -680,44 +711,52 @@ static double group_bound(const sm_group *g, unsigned l, const sm_group_sums *gs
                                (double)gs->t2_num[l] * (1.0 + 1.0 / 4096), gs->t2_den[l]);
 }
 
-void sm_group_flush_(sm_searcher *s, sm_group *g)
+/* Blocks [b0, b1) of the group's sweep, in memory order: each spectrum a lane still
+ * needs is bounded for all lanes at once (group_sums, with tab's floors), then
+ * exactly for the lanes let through, and scored for those whose bound reaches the
+ * floor of their list ts[l]; tab->floor follows the lists. mark[] is cleared. */
+static void sweep_blocks(const sm_library *lib, const sm_kernel *kern, sm_group *g,
+                         sm_group_tab *tab, topk *const *ts, size_t b0, size_t b1,
+                         sm_nominal_buf *buf, sm_search_stats *st)
 {
-    if (g == NULL || g->n_lanes == 0)
-        return;
-    const sm_library *lib = s->lib;
     const sm_index *ix = lib->index;
     sm_group_sums gs;
-    uint16_t *mz = s->lbuf.mz, *in = s->lbuf.intensity;
-    for (size_t b = 0; b < ix->n_blocks; b++) {
+    uint16_t *mz = buf->mz, *in = buf->intensity;
+    for (size_t b = b0; b < b1; b++) {
         unsigned need = g->mark[b];
         if (need == 0)
             continue;
         g->mark[b] = 0;
-        s->stats.blocks_scanned++;
+        st->blocks_scanned++;
         size_t end = (b + 1) * ix->block;
         if (end > lib->n)
             end = lib->n;
         for (size_t pos = b * ix->block; pos < end; pos++) {
             uint64_t o = lib->nom_off[pos];
-            size_t n = g->kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[pos + 1] - o), mz, in);
-            unsigned pass = g->kern->group_sums(&g->tab, mz, in, n, ix->norm[pos], &gs);
-            s->stats.bounded += (uint64_t)__builtin_popcount(need);
+            size_t n = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[pos + 1] - o), mz, in);
+            unsigned pass = kern->group_sums(tab, mz, in, n, ix->norm[pos], &gs);
+            st->bounded += (uint64_t)__builtin_popcount(need);
             for (unsigned left = need & pass; left != 0; left &= left - 1) {
                 unsigned l = (unsigned)__builtin_ctz(left);
-                struct lane *ln = &g->lane[l];
+                topk *t = ts[l];
                 double bound = n > 0 ? group_bound(g, l, &gs, mz, in, n, ix->norm[pos]) : -0.5;
-                if (can_skip(bound, topk_floor(&ln->t)))
+                if (can_skip(bound, topk_floor(t)))
                     continue;
-                s->stats.exact++;
-                topk_offer(&ln->t, ix->order[pos],
-                           sm_match_factor(ln->q, (sm_nominal){n, mz, in}, 0));
-                g->tab.floor[l] = (float)topk_floor(&ln->t);
+                st->exact++;
+                topk_offer(t, ix->order[pos],
+                           sm_match_factor(g->lane[l].q, (sm_nominal){n, mz, in}, 0));
+                tab->floor[l] = (float)topk_floor(t);
             }
         }
     }
+}
+
+/* The lanes' hits completed (RMF, counts) and the group emptied for reuse. */
+static void group_finish(sm_group *g, sm_nominal_buf *buf)
+{
     for (unsigned l = 0; l < g->n_lanes; l++) {
         struct lane *ln = &g->lane[l];
-        finish_hits(lib, ln->q, &ln->t, ln->n_hits, &s->lbuf);
+        finish_hits(g->lib, ln->q, &ln->t, ln->n_hits, buf);
         for (size_t m = 0; m < g->tab.n_tab; m++) {
             size_t c = m * SM_GROUP + l;
             g->tab.word[c] = 0;
@@ -731,11 +770,101 @@ void sm_group_flush_(sm_searcher *s, sm_group *g)
     g->n_lanes = 0;
 }
 
+void sm_group_flush_(sm_searcher *s, sm_group *g)
+{
+    if (g == NULL || g->n_lanes == 0)
+        return;
+    topk *ts[SM_GROUP];
+    for (unsigned l = 0; l < g->n_lanes; l++)
+        ts[l] = &g->lane[l].t;
+    sweep_blocks(s->lib, g->kern, g, &g->tab, ts, 0, s->lib->index->n_blocks, &s->lbuf,
+                 &s->stats);
+    group_finish(g, &s->lbuf);
+}
+
+/* One thread's share of a group swept by several (sm_group_sweep_): its own lists,
+ * and its own copy of the tables' header for their floors. */
+struct sm_group_part {
+    sm_group_tab tab;
+    topk t[SM_GROUP];
+    sm_hit *hits; /* [SM_GROUP * k] */
+    size_t k;
+    sm_nominal_buf buf;
+    sm_search_stats stats;
+};
+
+sm_status sm_group_part_new_(size_t k, sm_group_part **out, sm_error *err)
+{
+    *out = NULL;
+    sm_group_part *p = calloc(1, sizeof *p);
+    if (p != NULL)
+        p->hits = calloc((size_t)SM_GROUP * (k > 0 ? k : 1), sizeof *p->hits);
+    if (p == NULL || p->hits == NULL) {
+        sm_group_part_free_(p);
+        return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
+    }
+    p->k = k;
+    *out = p;
+    return SM_OK;
+}
+
+void sm_group_part_free_(sm_group_part *p)
+{
+    if (p == NULL)
+        return;
+    free(p->hits);
+    free(p);
+}
+
+void sm_group_part_begin_(sm_group_part *p, const sm_group *g)
+{
+    p->tab = g->tab;
+    for (unsigned l = 0; l < g->n_lanes; l++) {
+        /* only what can still enter the lane's list: at least its floor now */
+        double floor = topk_floor(&g->lane[l].t);
+        p->t[l] = (topk){p->hits + (size_t)l * p->k, p->k, 0, floor};
+    }
+}
+
+void sm_group_sweep_(const sm_library *lib, sm_group *g, sm_group_part *p,
+                     _Atomic size_t *cursor)
+{
+    const size_t n_blocks = lib->index->n_blocks;
+    topk *ts[SM_GROUP];
+    for (unsigned l = 0; l < g->n_lanes; l++)
+        ts[l] = &p->t[l];
+    for (;;) {
+        size_t c = atomic_fetch_add(cursor, 1);
+        size_t b0 = c * SM_GROUP_CHUNK;
+        if (b0 >= n_blocks)
+            break;
+        size_t b1 = n_blocks - b0 > SM_GROUP_CHUNK ? b0 + SM_GROUP_CHUNK : n_blocks;
+        sweep_blocks(lib, g->kern, g, &p->tab, ts, b0, b1, &p->buf, &p->stats);
+    }
+}
+
+void sm_group_part_merge_(sm_group *g, const sm_group_part *p)
+{
+    for (unsigned l = 0; l < g->n_lanes; l++)
+        for (size_t j = 0; j < p->t[l].n; j++)
+            topk_offer(&g->lane[l].t, p->t[l].hits[j].index, p->t[l].hits[j].mf);
+}
+
+void sm_group_finish_(sm_group *g, sm_nominal_buf *buf)
+{
+    if (g != NULL && g->n_lanes > 0)
+        group_finish(g, buf);
+}
+
 static bool search_one(sm_searcher *s, sm_nominal q, size_t k, size_t exclude, sm_hit *hits,
-                       size_t *n_hits, sm_group *g)
+                       size_t *n_hits, size_t budget)
 {
     const sm_library *lib = s->lib;
     topk t = {hits, k, 0, s->min_mf};
+    if (s->pend.on) { /* a parked query no group took (not done by the batches) */
+        clear_query(s, s->pend.q);
+        s->pend.on = false;
+    }
     s->stats.queries++;
     s->heap_n = 0;
     prepare_query(s, q);
@@ -743,18 +872,15 @@ static bool search_one(sm_searcher *s, sm_nominal q, size_t k, size_t exclude, s
     unsigned cut = first_u <= SM_INDEX_CUT0
                        ? 0
                        : (first_u - SM_INDEX_CUT0 + SM_INDEX_CUT_STEP - 1) / SM_INDEX_CUT_STEP;
-    bool done = true;
     if (cut < SM_INDEX_CUTS) {
-        size_t budget = g != NULL ? g->budget : SIZE_MAX;
-        uint16_t bit = g != NULL ? (uint16_t)(1u << g->n_lanes) : 0;
-        done = search_blocked(s, q, cut, exclude, &t, budget, g != NULL ? g->mark : NULL, bit);
+        if (!search_blocked(s, q, cut, exclude, &t, budget)) {
+            s->pend = (struct pending){true, q, t, n_hits, s->pend.p};
+            return false; /* still prepared, for sm_group_adopt_ */
+        }
     } else {
         search_unblocked(s, q, exclude, &t);
     }
-    if (!done)
-        group_park(s, g, q, &t, n_hits);
     clear_query(s, q);
-    if (done)
-        finish_hits(lib, q, &t, n_hits, &s->lbuf);
-    return done;
+    finish_hits(lib, q, &t, n_hits, &s->lbuf);
+    return true;
 }

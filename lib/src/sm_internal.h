@@ -125,19 +125,37 @@ double sm_match_factor_bound_(const sm_qdense *d, const struct sm_kernel *kern,
 double sm_bound_from_sums_(double nu, double nl, float dot, uint32_t n1, uint32_t n2,
                            double t2_num, uint64_t t2_den);
 
-/* Batches (search.c, batch.c): a searcher's queries that need many blocks are
- * parked in a group of up to SM_GROUP and finished together, the library read
- * once for all of them. sm_group_new_ gives NULL (no error) when the active
- * kernel has no group_sums: the batch then goes query by query. A parked query's
- * arrays and hit buffer must stay valid until sm_group_flush_, which completes
- * its hits and *n_hits. */
+/* Batches (search.c, batch.c): queries that need many blocks are parked in a group
+ * of up to SM_GROUP and finished together, the library read once for all of them.
+ * sm_search_or_park_ (may_park) stops such a query at the budget and leaves it in
+ * the searcher (*parked true) for sm_group_adopt_, which must come next; the
+ * group's sweep completes its hits (its arrays and hit buffer must stay valid until
+ * then). A group is swept by one thread (sm_group_flush_) or by several at once:
+ * each with a part of its own (sm_group_part_begin_, sm_group_sweep_ taking chunks
+ * of SM_GROUP_CHUNK blocks from a shared cursor), merged afterwards in any order
+ * (sm_group_part_merge_: the lists are exact whichever thread saw which spectrum),
+ * then sm_group_finish_. sm_group_new_ gives NULL (no error) when the active
+ * kernel has no group_sums (sm_group_available_ false): batches then go query by
+ * query. */
+#define SM_GROUP_CHUNK 1024
 typedef struct sm_group sm_group;
+typedef struct sm_group_part sm_group_part;
+bool sm_group_available_(const sm_library *lib);
 sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err);
 void sm_group_free_(sm_group *g);
 bool sm_group_full_(const sm_group *g);
+bool sm_group_empty_(const sm_group *g);
+void sm_group_adopt_(sm_searcher *s, sm_group *g);
 void sm_group_flush_(sm_searcher *s, sm_group *g);
-sm_status sm_search_or_park_(sm_searcher *s, sm_group *g, sm_nominal q, size_t k,
-                             sm_hit *hits, size_t *n_hits, sm_error *err);
+sm_status sm_group_part_new_(size_t k, sm_group_part **out, sm_error *err);
+void sm_group_part_free_(sm_group_part *p);
+void sm_group_part_begin_(sm_group_part *p, const sm_group *g);
+void sm_group_sweep_(const sm_library *lib, sm_group *g, sm_group_part *p,
+                     _Atomic size_t *cursor);
+void sm_group_part_merge_(sm_group *g, const sm_group_part *p);
+void sm_group_finish_(sm_group *g, sm_nominal_buf *buf);
+sm_status sm_search_or_park_(sm_searcher *s, bool may_park, sm_nominal q, size_t k,
+                             sm_hit *hits, size_t *n_hits, bool *parked, sm_error *err);
 /* Blocks a query scans before it is parked; -1: the library's rule (search.c).
  * The tests set 0 to send every query through its group. */
 extern long sm_search_group_budget_;
