@@ -451,6 +451,71 @@ static void check_group(const sm_kernel *k, size_t n, bool zeros)
     free(g.nu);
 }
 
+/* block_bounds against the definition in double (kernels.h): never below the bound
+ * without the 1.0005 slack (it may exclude nothing the MF could reach), within
+ * 0.01 above the one with it, the bucket its bound's, nothing written past n.
+ * Blocks with a zero sum, with a zero norm where they start, starting past the
+ * query's last peak or before its first. */
+static void check_block_bounds(const sm_kernel *k, size_t n)
+{
+    enum { NB = 600, TOP = 16 };
+    static float acc[NB + 16], ratio[NB + 16], nu_f[NB];
+    static uint16_t first[NB + 16], bucket[NB + 16];
+    const unsigned q_first = 40, q_last = 300;
+    for (unsigned m = 0; m < NB; m++) /* a suffix norm: falling, 0 from m/z 290 on */
+        nu_f[m] = m < 290 ? (float)((290 - m) * 1000) : 0.0f;
+    float want[NB + 16];
+    for (size_t b = 0; b < n + 16; b++) {
+        bool in = b < n;
+        acc[b] = in ? (lcg() % 7 == 0 ? 0.0f : (float)(lcg() % 100000) / 1000.0f) : 7.0f;
+        ratio[b] = 1.0f + (float)(lcg() % 1000) / 1000.0f;
+        first[b] = (uint16_t)(lcg() % 350);
+        bucket[b] = 0xABCD;
+        want[b] = acc[b];
+    }
+    k->block_bounds(acc, ratio, first, n, nu_f, q_first, q_last, bucket, 64.0f, TOP);
+    for (size_t b = 0; b < n; b++) {
+        unsigned lo = first[b] > q_first ? first[b] : q_first;
+        if (lo > q_last)
+            lo = q_last;
+        double nu = nu_f[lo], a = (double)want[b] * ratio[b];
+        double t1 = nu > 0 ? a * a / nu : 0, t1s = nu > 0 ? t1 * 1.0005 * 1.0005 : 0;
+        double low = want[b] == 0.0f ? -0.5 : nu > 0 ? 500.0 * (fmin(t1, 1.0) + 1) - 0.5 : 999.5;
+        double high = want[b] == 0.0f ? -0.5 : nu > 0 ? 500.0 * (fmin(t1s, 1.0) + 1) - 0.5 : 999.5;
+        double got = (double)acc[b] - 0.001;
+        if (!(got >= low - 1e-4 && got <= high + 0.01))
+            fail_msg("%s block_bounds n=%zu block %zu: %.6f, want %.6f to %.6f", k->name, n, b,
+                     got, low, high);
+        unsigned want_bucket = got <= 0 ? 0 : (unsigned)(got / 64.0);
+        if (want_bucket > TOP)
+            want_bucket = TOP;
+        /* the bucket may round down across an edge, never up */
+        if (!(bucket[b] == want_bucket || ((unsigned)bucket[b] + 1 == want_bucket &&
+                                            fabs(got - 64.0 * want_bucket) < 1e-3)))
+            fail_msg("%s block_bounds n=%zu block %zu: bucket %u for %.6f", k->name, n, b,
+                     bucket[b], got);
+    }
+    for (size_t b = n; b < n + 16; b++)
+        assert_true(acc[b] == 7.0f && bucket[b] == 0xABCD);
+}
+
+/* collect_u16 against a loop: every index of the wanted key, ascending. */
+static void check_collect(const sm_kernel *k, size_t n)
+{
+    static uint16_t key[MAXN + 64];
+    static uint32_t got[MAXN + 64], want[MAXN + 64];
+    for (size_t i = 0; i < n + 64; i++)
+        key[i] = (uint16_t)(i < n ? lcg() % 5 : 3); /* past n: the wanted key, not to be read */
+    size_t nw = 0;
+    for (size_t i = 0; i < n; i++)
+        if (key[i] == 3)
+            want[nw++] = (uint32_t)i;
+    size_t ng = k->collect_u16(key, n, 3, got);
+    assert_int_equal(ng, nw);
+    for (size_t i = 0; i < nw; i++)
+        assert_int_equal(got[i], want[i]);
+}
+
 static void run_all(const sm_kernel *k)
 {
     check_unpack(k);
@@ -471,6 +536,10 @@ static void run_all(const sm_kernel *k)
             }
             if (k->group_sums != NULL)
                 check_group(k, len, zeros);
+            if (k->block_bounds != NULL && !zeros)
+                check_block_bounds(k, len > 600 ? 600 : len);
+            if (k->collect_u16 != NULL && !zeros)
+                check_collect(k, len);
         }
     }
     /* past the SIMD kernels' 2,048 peaks */

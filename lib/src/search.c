@@ -45,9 +45,10 @@ struct sm_searcher {
     float *qw;        /* [n_bins] sqrt(m u): weights against the envelopes */
     sm_qdense *dense; /* the query spread over m/z: suffix norms, exact scoring */
     float *acc;       /* [stride] block bounds */
-    uint32_t *bucket_start; /* [N_BUCKETS + 1] */
-    uint32_t *sorted; /* [n_blocks] block numbers by descending bound */
+    uint32_t *sorted;       /* [stride + 16] the blocks of the bucket at hand */
     uint16_t *bucket_of;    /* [n_blocks] */
+    float *nu_f;            /* [SM_MAX_NOMINAL_MZ + 2] suffix norms rounded down to float,
+                               from the query's first to its last m/z */
     struct cand *heap;      /* spectra bounded but not yet scored, best bound on top */
     size_t heap_n, heap_cap;
     sm_search_stats stats;
@@ -60,7 +61,8 @@ struct sm_searcher {
         sm_nominal q;
         topk t;
         size_t *n_hits;
-        size_t p; /* the sorted position it stopped at */
+        unsigned bucket; /* where it stopped: position p of the bucket's nb blocks */
+        size_t p, nb;
     } pend;
 };
 
@@ -95,11 +97,11 @@ sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *er
     s->qw = calloc(ix->n_bins, sizeof *s->qw);
     s->dense = calloc(1, sizeof *s->dense);
     s->acc = calloc(ix->stride, sizeof *s->acc);
-    s->bucket_start = calloc(N_BUCKETS + 1, sizeof *s->bucket_start);
-    s->sorted = calloc(ix->stride, sizeof *s->sorted);
+    s->sorted = calloc(ix->stride + 16, sizeof *s->sorted);
+    s->nu_f = calloc(SM_MAX_NOMINAL_MZ + 2, sizeof *s->nu_f);
     s->bucket_of = calloc(ix->stride, sizeof *s->bucket_of);
-    if (!s->qw || !s->dense || !s->acc || !s->bucket_start || !s->sorted ||
-        !s->bucket_of) {
+    if (!s->qw || !s->dense || !s->acc || !s->sorted ||
+        !s->bucket_of || !s->nu_f) {
         sm_searcher_free(s);
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     }
@@ -114,9 +116,9 @@ void sm_searcher_free(sm_searcher *s)
     free(s->qw);
     free(s->dense);
     free(s->acc);
-    free(s->bucket_start);
     free(s->sorted);
     free(s->bucket_of);
+    free(s->nu_f);
     free(s->heap);
     free(s);
 }
@@ -324,6 +326,11 @@ static void prepare_query(sm_searcher *s, sm_nominal q)
 {
     const sm_index *ix = s->lib->index;
     sm_qdense_set_(s->dense, q);
+    for (unsigned m = q.mz[0]; m <= q.mz[q.n - 1]; m++) {
+        double nu = s->dense->suffix[m];
+        float f = (float)nu;
+        s->nu_f[m] = (double)f > nu ? nextafterf(f, 0.0f) : f;
+    }
     for (size_t j = 0; j < q.n; j++) {
         unsigned m = q.mz[j], u = q.intensity[j];
         if (m < ix->n_bins) {
@@ -357,18 +364,52 @@ static void prefetch_block(const sm_library *lib, size_t b)
         __builtin_prefetch(w);
 }
 
-/* At the budget: the waiting candidates are scored, and true when the query still
- * needs at least 1 / GROUP_PARK_DIV of the blocks from sorted position p on (it is
- * then parked: sm_group_adopt_ marks the ones it needs); else it goes on. */
-static bool wants_park(sm_searcher *s, sm_nominal q, topk *t, size_t p)
+/* The blocks a query stopped at s->pend (bucket, p, nb) has not looked at and may
+ * still need at this floor: the rest of the bucket's list and the lower buckets.
+ * Their count; with mark, each gets `bit` there. */
+static size_t blocks_left(const sm_searcher *s, double floor, uint16_t *mark, uint16_t bit)
 {
     const sm_index *ix = s->lib->index;
-    drain(s, q, -INFINITY, t);
-    double floor = topk_floor(t);
+    const struct pending *pd = &s->pend;
     size_t left = 0;
-    for (size_t r = p; r < ix->n_blocks; r++)
-        left += !can_skip(s->acc[s->sorted[r]], floor);
-    return left >= ix->n_blocks / GROUP_PARK_DIV;
+    for (size_t r = pd->p; r < pd->nb; r++) {
+        size_t b = s->sorted[r];
+        if (!can_skip(s->acc[b], floor)) {
+            left++;
+            if (mark != NULL)
+                mark[b] |= bit;
+        }
+    }
+    for (size_t b = 0; b < ix->n_blocks; b++) {
+        if (s->bucket_of[b] < pd->bucket && !can_skip(s->acc[b], floor)) {
+            left++;
+            if (mark != NULL)
+                mark[b] |= bit;
+        }
+    }
+    return left;
+}
+
+/* At the budget: the waiting candidates are scored, and true when the query still
+ * needs at least 1 / GROUP_PARK_DIV of the blocks (it is then parked:
+ * sm_group_adopt_ marks the ones it needs); else it goes on. */
+static bool wants_park(sm_searcher *s, sm_nominal q, topk *t)
+{
+    drain(s, q, -INFINITY, t);
+    return blocks_left(s, topk_floor(t), NULL, 0) >= s->lib->index->n_blocks / GROUP_PARK_DIV;
+}
+
+/* The blocks of bucket k, in memory order, into s->sorted; their count. */
+static size_t list_bucket(sm_searcher *s, unsigned k)
+{
+    const sm_index *ix = s->lib->index;
+    if (s->kern->collect_u16 != NULL)
+        return s->kern->collect_u16(s->bucket_of, ix->n_blocks, k, s->sorted);
+    size_t nb = 0;
+    for (size_t b = 0; b < ix->n_blocks; b++)
+        if (s->bucket_of[b] == k)
+            s->sorted[nb++] = (uint32_t)b;
+    return nb;
 }
 
 /* Searches the blocks best bound first. With a budget (in blocks scanned) below
@@ -414,83 +455,87 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     for (unsigned r = 0; r < n4; r++)
         kern->axpy_u8(a4[r], x4[r], s->acc, ix->stride);
 
-    /* Each block's bound (kept in acc[], rounded up to float), and the blocks
-     * ordered by bucket of bound with a counting sort; stable: memory order
-     * within a bucket. */
-    uint32_t *start = s->bucket_start;
+    /* Each block's bound (kept in acc[], rounded up to float) and its bucket */
     const float *ratio = ix->ratio + (size_t)cut * ix->stride;
-    memset(start, 0, (N_BUCKETS + 1) * sizeof *start);
-    for (size_t b = 0; b < ix->n_blocks; b++) {
-        unsigned lo = first_u > ix->block_max_first[b] ? first_u : ix->block_max_first[b];
-        /* A member that starts past the query's last peak has nothing in common
-         * (MF -0.5); the others start at or before it, where the query's norm is at
-         * least suffix[last] (0 when that peak is of intensity 1: no bound, as before). */
-        if (lo > last_u)
-            lo = last_u;
-        double nu = s->dense->suffix[lo];
-        double a = (double)s->acc[b] * ratio[b] * BOUND_SLACK;
-        /* acc 0: no spectrum of the block has a peak at any of the query's m/z (every
-         * peak leaves a byte of 1 at least), so none has anything in common: -0.5 */
-        double bound = s->acc[b] == 0.0f ? -0.5 : nu > 0 ? mf_bound(a * a / nu) : 999.5;
-        /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
-        s->acc[b] = (float)(bound + 0.001);
-        unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound * (1.0 / BUCKET_MF));
-        if (bucket > N_BUCKETS - 1)
-            bucket = N_BUCKETS - 1;
-        s->bucket_of[b] = (uint16_t)bucket;
-        start[N_BUCKETS - 1 - bucket]++; /* descending */
+    if (kern->block_bounds != NULL) {
+        kern->block_bounds(s->acc, ratio, ix->block_max_first, ix->n_blocks, s->nu_f, first_u,
+                           last_u, s->bucket_of, (float)BUCKET_MF, N_BUCKETS - 1);
+    } else {
+        for (size_t b = 0; b < ix->n_blocks; b++) {
+            unsigned lo = first_u > ix->block_max_first[b] ? first_u : ix->block_max_first[b];
+            /* A member that starts past the query's last peak has nothing in common
+             * (MF -0.5); the others start at or before it, where the query's norm is
+             * at least suffix[last] (0 when that peak is of intensity 1: no bound). */
+            if (lo > last_u)
+                lo = last_u;
+            double nu = s->dense->suffix[lo];
+            double a = (double)s->acc[b] * ratio[b] * BOUND_SLACK;
+            /* acc 0: no spectrum of the block has a peak at any of the query's m/z
+             * (every peak leaves a byte of 1 at least), so none has anything in
+             * common: -0.5 */
+            double bound = s->acc[b] == 0.0f ? -0.5 : nu > 0 ? mf_bound(a * a / nu) : 999.5;
+            /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
+            s->acc[b] = (float)(bound + 0.001);
+            unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound * (1.0 / BUCKET_MF));
+            if (bucket > N_BUCKETS - 1)
+                bucket = N_BUCKETS - 1;
+            s->bucket_of[b] = (uint16_t)bucket;
+        }
     }
-    uint32_t sum = 0;
-    for (size_t j = 0; j <= N_BUCKETS; j++) {
-        uint32_t c = j < N_BUCKETS ? start[j] : 0;
-        start[j] = sum;
-        sum += c;
-    }
-    for (size_t b = 0; b < ix->n_blocks; b++)
-        s->sorted[start[N_BUCKETS - 1 - s->bucket_of[b]]++] = (uint32_t)b;
 
     /* (the map to library order is read only when something is left out) */
     bool any_left_out = exclude != SIZE_MAX || s->skip != NULL;
-    /* Best bucket first: a block is opened only when no waiting candidate has a
-     * higher bound than the block, so the top k fills with the best spectra early
-     * and the floor rises before most spectra are looked at. */
-    size_t scanned = 0;
-    for (size_t p = 0; p < ix->n_blocks; p++) {
-        size_t b = s->sorted[p];
-        double floor = topk_floor(t);
-        if (scanned == budget && wants_park(s, q, t, p)) {
-            s->pend.p = p;
-            return false;
-        }
-        unsigned bucket = s->bucket_of[b];
+    /* Best bucket first, and within a bucket memory order: a block is opened only
+     * when no waiting candidate has a higher bound than the block, so the top k
+     * fills with the best spectra early and the floor rises before most spectra are
+     * looked at. A bucket's blocks are listed when the search gets to it: most
+     * queries stop after a few of the N_BUCKETS. */
+    size_t scanned = 0, listed = 0;
+    for (unsigned bucket = N_BUCKETS; bucket-- > 0;) {
         double bucket_top = bucket == N_BUCKETS - 1 ? INFINITY : (double)(bucket + 1) * BUCKET_MF;
-        if (can_skip(bucket_top, floor)) { /* this bucket and every later one */
-            s->stats.blocks_skipped += ix->n_blocks - p;
+        if (can_skip(bucket_top, topk_floor(t))) /* this bucket and every later one */
             break;
+        size_t nb = list_bucket(s, bucket);
+        listed += nb;
+        for (size_t p = 0; p < nb; p++) {
+            size_t b = s->sorted[p];
+            double floor = topk_floor(t);
+            if (scanned == budget) {
+                s->pend.bucket = bucket;
+                s->pend.p = p;
+                s->pend.nb = nb;
+                if (wants_park(s, q, t))
+                    return false;
+            }
+            if (can_skip(bucket_top, floor)) {
+                s->stats.blocks_skipped += nb - p;
+                goto done;
+            }
+            if (p + 2 * PREFETCH_AHEAD < nb) { /* where the next ones' words are */
+                size_t p0 = (size_t)s->sorted[p + 2 * PREFETCH_AHEAD] * ix->block;
+                __builtin_prefetch(lib->nom_off + p0);
+                __builtin_prefetch(ix->norm + p0);
+            }
+            if (p + PREFETCH_AHEAD < nb && !can_skip(s->acc[s->sorted[p + PREFETCH_AHEAD]], floor))
+                prefetch_block(lib, s->sorted[p + PREFETCH_AHEAD]);
+            double block_bound = s->acc[b];
+            drain(s, q, block_bound, t);
+            if (can_skip(block_bound, topk_floor(t))) {
+                s->stats.blocks_skipped++;
+                continue;
+            }
+            s->stats.blocks_scanned++;
+            scanned++;
+            size_t end = (b + 1) * ix->block;
+            if (end > lib->n)
+                end = lib->n;
+            for (size_t pos = b * ix->block; pos < end; pos++)
+                if (!any_left_out || !left_out(s, ix->order[pos], exclude))
+                    consider(s, q, pos, t);
         }
-        if (p + 2 * PREFETCH_AHEAD < ix->n_blocks) { /* where the next ones' words are */
-            size_t p0 = (size_t)s->sorted[p + 2 * PREFETCH_AHEAD] * ix->block;
-            __builtin_prefetch(lib->nom_off + p0);
-            __builtin_prefetch(ix->norm + p0);
-        }
-        if (p + PREFETCH_AHEAD < ix->n_blocks &&
-            !can_skip(s->acc[s->sorted[p + PREFETCH_AHEAD]], floor))
-            prefetch_block(lib, s->sorted[p + PREFETCH_AHEAD]);
-        double block_bound = s->acc[b];
-        drain(s, q, block_bound, t);
-        if (can_skip(block_bound, topk_floor(t))) {
-            s->stats.blocks_skipped++;
-            continue;
-        }
-        s->stats.blocks_scanned++;
-        scanned++;
-        size_t end = (b + 1) * ix->block;
-        if (end > lib->n)
-            end = lib->n;
-        for (size_t pos = b * ix->block; pos < end; pos++)
-            if (!any_left_out || !left_out(s, ix->order[pos], exclude))
-                consider(s, q, pos, t);
     }
+done:
+    s->stats.blocks_skipped += ix->n_blocks - listed;
     drain(s, q, -INFINITY, t);
     return true;
 }
@@ -666,16 +711,11 @@ bool sm_group_empty_(const sm_group *g)
  * lane: the blocks it still needs get the lane's bit in mark[]. */
 void sm_group_adopt_(sm_searcher *s, sm_group *g)
 {
-    const sm_index *ix = s->lib->index;
     struct pending *pd = &s->pend;
     unsigned l = g->n_lanes++;
     uint16_t bit = (uint16_t)(1u << l);
     double floor = topk_floor(&pd->t);
-    for (size_t r = pd->p; r < ix->n_blocks; r++) {
-        size_t b = s->sorted[r];
-        if (!can_skip(s->acc[b], floor))
-            g->mark[b] |= bit;
-    }
+    blocks_left(s, floor, g->mark, bit);
     const sm_qdense *d = s->dense;
     sm_group_tab *tab = &g->tab;
     for (size_t m = 0; m < tab->n_tab; m++) {
@@ -874,7 +914,10 @@ static bool search_one(sm_searcher *s, sm_nominal q, size_t k, size_t exclude, s
                        : (first_u - SM_INDEX_CUT0 + SM_INDEX_CUT_STEP - 1) / SM_INDEX_CUT_STEP;
     if (cut < SM_INDEX_CUTS) {
         if (!search_blocked(s, q, cut, exclude, &t, budget)) {
-            s->pend = (struct pending){true, q, t, n_hits, s->pend.p};
+            s->pend.on = true;
+            s->pend.q = q;
+            s->pend.t = t;
+            s->pend.n_hits = n_hits;
             return false; /* still prepared, for sm_group_adopt_ */
         }
     } else {

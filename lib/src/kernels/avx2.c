@@ -369,6 +369,74 @@ static unsigned group_sums_avx2(const sm_group_tab *g, const uint16_t *mz, const
            group_half_avx2(g, mz, val, n, norm, out, 8);
 }
 
+/* block_bounds for 8 blocks (kernels.h), nu from a gather of the query's norms. */
+static inline void block_bounds8(float *acc, const float *ratio, const uint16_t *max_first,
+                                 const float *nu_f, __m256i vfirst, __m256i vlast, __m256i vtop,
+                                 __m256 per, uint16_t *bucket)
+{
+    const __m256 zero = _mm256_setzero_ps(), onef = _mm256_set1_ps(1.0f);
+    __m256 s = _mm256_loadu_ps(acc), r = _mm256_loadu_ps(ratio);
+    __m256i f = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)max_first));
+    __m256i lo = _mm256_min_epu32(_mm256_max_epu32(f, vfirst), vlast);
+    __m256 nu = _mm256_i32gather_ps(nu_f, lo, 4);
+    __m256 a = _mm256_mul_ps(_mm256_mul_ps(s, r), _mm256_set1_ps(1.0005f));
+    /* nu 0 gives inf or NaN here, replaced below; min returns 1 for NaN */
+    __m256 t1 = _mm256_min_ps(_mm256_div_ps(_mm256_mul_ps(a, a), nu), onef);
+    __m256 bound = _mm256_fmadd_ps(t1, _mm256_set1_ps(500.0f), _mm256_set1_ps(499.5f));
+    bound = _mm256_blendv_ps(_mm256_set1_ps(999.5f), bound, _mm256_cmp_ps(nu, zero, _CMP_GT_OQ));
+    bound = _mm256_blendv_ps(bound, _mm256_set1_ps(-0.5f), _mm256_cmp_ps(s, zero, _CMP_EQ_OQ));
+    __m256i k = _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_max_ps(bound, zero), per));
+    k = _mm256_min_epu32(k, vtop);
+    _mm256_storeu_ps(acc, _mm256_add_ps(bound, _mm256_set1_ps(0.001f)));
+    _mm_storeu_si128((__m128i *)bucket, _mm_packus_epi32(_mm256_castsi256_si128(k),
+                                                         _mm256_extracti128_si256(k, 1)));
+}
+
+/* Eight blocks a step; a last partial step through copies of its blocks. */
+static void block_bounds_avx2(float *acc, const float *ratio, const uint16_t *max_first,
+                              size_t n, const float *nu_f, unsigned first, unsigned last,
+                              uint16_t *bucket, float bucket_mf, unsigned top_bucket)
+{
+    const __m256i vfirst = _mm256_set1_epi32((int)first), vlast = _mm256_set1_epi32((int)last);
+    const __m256i vtop = _mm256_set1_epi32((int)top_bucket);
+    const __m256 per = _mm256_set1_ps(1.0f / bucket_mf);
+    size_t b = 0;
+    for (; b + 8 <= n; b += 8)
+        block_bounds8(acc + b, ratio + b, max_first + b, nu_f, vfirst, vlast, vtop, per,
+                      bucket + b);
+    if (b < n) {
+        float a8[8] = {0}, r8[8] = {0};
+        uint16_t f8[8] = {0}, k8[8];
+        for (size_t i = 0; i < n - b; i++) {
+            a8[i] = acc[b + i];
+            r8[i] = ratio[b + i];
+            f8[i] = max_first[b + i];
+        }
+        block_bounds8(a8, r8, f8, nu_f, vfirst, vlast, vtop, per, k8);
+        for (size_t i = 0; i < n - b; i++) {
+            acc[b + i] = a8[i];
+            bucket[b + i] = k8[i];
+        }
+    }
+}
+
+/* 16 keys a step; the matches (about one in N_BUCKETS) taken from the byte mask. */
+static size_t collect_u16_avx2(const uint16_t *key, size_t n, unsigned want, uint32_t *out)
+{
+    const __m256i vw = _mm256_set1_epi16((short)want);
+    size_t k = 0, b = 0;
+    for (; b + 16 <= n; b += 16) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(key + b));
+        unsigned bits = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi16(x, vw)) & 0x55555555u;
+        for (; bits != 0; bits &= bits - 1)
+            out[k++] = (uint32_t)(b + ((unsigned)__builtin_ctz(bits) >> 1));
+    }
+    for (; b < n; b++)
+        if (key[b] == want)
+            out[k++] = (uint32_t)b;
+    return k;
+}
+
 const sm_kernel sm_kernel_avx2_ = {
     .name = "avx2",
     .dot = dot_avx2,
@@ -378,4 +446,6 @@ const sm_kernel sm_kernel_avx2_ = {
     .bound_sums = bound_sums_avx2,
     .unpack = unpack_avx2,
     .group_sums = group_sums_avx2,
+    .block_bounds = block_bounds_avx2,
+    .collect_u16 = collect_u16_avx2,
 };

@@ -380,6 +380,61 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
     return (unsigned)_mm512_cmp_ps_mask(widened, _mm512_loadu_ps(g->floor), _CMP_NLT_UQ);
 }
 
+/* Sixteen blocks a step; nu from a gather of the query's float norms. */
+static void block_bounds_avx512(float *acc, const float *ratio, const uint16_t *max_first,
+                                size_t n, const float *nu_f, unsigned first, unsigned last,
+                                uint16_t *bucket, float bucket_mf, unsigned top_bucket)
+{
+    const __m512i vfirst = _mm512_set1_epi32((int)first), vlast = _mm512_set1_epi32((int)last);
+    const __m512i vtop = _mm512_set1_epi32((int)top_bucket);
+    const __m512 zero = _mm512_setzero_ps(), onef = _mm512_set1_ps(1.0f);
+    const __m512 slack = _mm512_set1_ps(1.0005f), per = _mm512_set1_ps(1.0f / bucket_mf);
+    for (size_t b = 0; b < n; b += 16) {
+        __mmask16 valid = n - b >= 16 ? (__mmask16)0xFFFF : tail_mask(n - b);
+        __m512 s = _mm512_maskz_loadu_ps(valid, acc + b);
+        __m512 r = _mm512_maskz_loadu_ps(valid, ratio + b);
+        __m512i f = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, max_first + b));
+        __m512i lo = _mm512_min_epu32(_mm512_max_epu32(f, vfirst), vlast);
+        __m512 nu = _mm512_mask_i32gather_ps(zero, valid, lo, nu_f, 4);
+        __m512 a = _mm512_mul_ps(_mm512_mul_ps(s, r), slack);
+        /* nu 0 gives inf or NaN here, replaced below; min returns 1 for NaN */
+        __m512 t1 = _mm512_min_ps(_mm512_div_ps(_mm512_mul_ps(a, a), nu), onef);
+        __m512 bound = _mm512_fmadd_ps(t1, _mm512_set1_ps(500.0f), _mm512_set1_ps(499.5f));
+        bound = _mm512_mask_mov_ps(_mm512_set1_ps(999.5f),
+                                   _mm512_cmp_ps_mask(nu, zero, _CMP_GT_OQ), bound);
+        bound = _mm512_mask_mov_ps(bound, _mm512_cmp_ps_mask(s, zero, _CMP_EQ_OQ),
+                                   _mm512_set1_ps(-0.5f));
+        __m512i k = _mm512_cvttps_epu32(_mm512_mul_ps(_mm512_max_ps(bound, zero), per));
+        k = _mm512_min_epu32(k, vtop);
+        _mm512_mask_storeu_ps(acc + b, valid, _mm512_add_ps(bound, _mm512_set1_ps(0.001f)));
+        _mm256_mask_storeu_epi16(bucket + b, valid, _mm512_cvtepi32_epi16(k));
+    }
+}
+
+/* 32 keys a step; the matches' indices compressed in a register and stored whole
+ * (a compress straight to memory is slow on some AMD cores). */
+static size_t collect_u16_avx512(const uint16_t *key, size_t n, unsigned want, uint32_t *out)
+{
+    const __m512i vw = _mm512_set1_epi16((short)want);
+    const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t k = 0;
+    for (size_t b = 0; b < n; b += 32) {
+        __mmask32 valid = n - b >= 32 ? 0xFFFFFFFFu : (__mmask32)((1u << (n - b)) - 1u);
+        __m512i x = _mm512_maskz_loadu_epi16(valid, key + b);
+        __mmask32 eq = _mm512_mask_cmpeq_epu16_mask(valid, x, vw);
+        if (eq == 0)
+            continue;
+        __mmask16 lo = (__mmask16)(eq & 0xFFFFu), hi = (__mmask16)(eq >> 16);
+        __m512i base = _mm512_add_epi32(iota, _mm512_set1_epi32((int)b));
+        _mm512_storeu_si512(out + k, _mm512_maskz_compress_epi32(lo, base));
+        k += (size_t)__builtin_popcount(lo);
+        _mm512_storeu_si512(out + k, _mm512_maskz_compress_epi32(
+                                         hi, _mm512_add_epi32(base, _mm512_set1_epi32(16))));
+        k += (size_t)__builtin_popcount(hi);
+    }
+    return k;
+}
+
 const sm_kernel sm_kernel_avx512_ = {
     .name = "avx512",
     .dot = dot_avx512,
@@ -389,4 +444,6 @@ const sm_kernel sm_kernel_avx512_ = {
     .bound_sums = bound_sums_avx512,
     .unpack = unpack_avx512,
     .group_sums = group_sums_avx512,
+    .block_bounds = block_bounds_avx512,
+    .collect_u16 = collect_u16_avx512,
 };
