@@ -30,6 +30,7 @@ typedef struct batch {
     sm_error err;         /* first failure, written once under failed */
     pthread_mutex_t mu;   /* guards the groups below */
     sm_group *open;       /* the group being filled, shared by the threads */
+    sm_group *spare;      /* one swept and emptied, for the next to fill */
     sm_group *deferred[MAX_DEFERRED + 1];
     size_t n_deferred;
 } batch;
@@ -41,6 +42,10 @@ static sm_status park(batch *b, sm_searcher *s, sm_error *e)
     sm_group *alone = NULL;
     sm_status st = SM_OK;
     pthread_mutex_lock(&b->mu);
+    if (b->open == NULL && b->spare != NULL) {
+        b->open = b->spare;
+        b->spare = NULL;
+    }
     if (b->open == NULL)
         st = sm_group_new_(b->lib, &b->open, e);
     if (st == SM_OK && b->open == NULL)
@@ -58,6 +63,12 @@ static sm_status park(batch *b, sm_searcher *s, sm_error *e)
     pthread_mutex_unlock(&b->mu);
     if (alone != NULL) {
         sm_group_flush_(s, alone);
+        pthread_mutex_lock(&b->mu);
+        if (b->spare == NULL) {
+            b->spare = alone;
+            alone = NULL;
+        }
+        pthread_mutex_unlock(&b->mu);
         sm_group_free_(alone);
     }
     return st;
@@ -193,6 +204,7 @@ sm_status sm_search_batch_min(const sm_library *lib, const sm_nominal *queries, 
     else
         sm_group_free_(b.open);
     b.open = NULL;
+    sm_group_free_(b.spare);
     sm_status st = SM_OK;
     if (!atomic_load(&b.failed) && b.n_deferred > 0)
         st = sweep_deferred(&b, n_threads, err);

@@ -636,7 +636,6 @@ struct sm_group {
     const sm_kernel *kern;
     sm_group_tab tab;
     uint16_t *mark;  /* [n_blocks]: the lanes that still need block b */
-    double *suffix;  /* [SM_GROUP][SUFFIX_N]: each lane's suffix norms (sm_qdense) */
     unsigned n_lanes;
     struct lane {
         sm_nominal q;
@@ -644,8 +643,6 @@ struct sm_group {
         size_t *n_hits;
     } lane[SM_GROUP];
 };
-
-#define SUFFIX_N (SM_MAX_NOMINAL_MZ + 2)
 
 void sm_group_free_(sm_group *g)
 {
@@ -656,7 +653,6 @@ void sm_group_free_(sm_group *g)
     free(g->tab.sa);
     free(g->tab.nu);
     free(g->mark);
-    free(g->suffix);
     free(g);
 }
 
@@ -680,8 +676,7 @@ sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err)
     g->tab.sa = aligned_alloc(64, cells * sizeof *g->tab.sa);
     g->tab.nu = aligned_alloc(64, cells * sizeof *g->tab.nu);
     g->mark = calloc(ix->n_blocks, sizeof *g->mark);
-    g->suffix = calloc((size_t)SM_GROUP * SUFFIX_N, sizeof *g->suffix);
-    if (!g->tab.word || !g->tab.bw || !g->tab.sa || !g->tab.nu || !g->mark || !g->suffix) {
+    if (!g->tab.word || !g->tab.bw || !g->tab.sa || !g->tab.nu || !g->mark) {
         sm_group_free_(g);
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     }
@@ -730,10 +725,21 @@ void sm_group_adopt_(sm_searcher *s, sm_group *g)
     }
     tab->first[l] = d->first;
     tab->floor[l] = (float)floor;
-    memcpy(g->suffix + (size_t)l * SUFFIX_N, d->suffix, SUFFIX_N * sizeof *g->suffix);
     g->lane[l] = (struct lane){pd->q, pd->t, pd->n_hits};
     clear_query(s, pd->q);
     pd->on = false;
+}
+
+/* The query's sum of m I over its peaks above 1 at m/z >= lo: sm_qdense's
+ * suffix[lo] (whole numbers, exact in any order), for the few spectra a lane's
+ * float estimate lets through. */
+static double query_suffix(sm_nominal q, unsigned lo)
+{
+    double sum = 0;
+    for (size_t j = q.n; j-- > 0 && q.mz[j] >= lo;)
+        if (q.intensity[j] > 1)
+            sum += (double)q.mz[j] * q.intensity[j];
+    return sum;
 }
 
 /* Lane l's bound for the spectrum of n peaks mz/in (norm: its sum of m I above 1). */
@@ -746,7 +752,7 @@ static double group_bound(const sm_group *g, unsigned l, const sm_group_sums *gs
     for (size_t j = 0; j < n && mz[j] < first; j++)
         below += in[j] > 1 ? (uint64_t)mz[j] * in[j] : 0;
     /* term 2's quotients are estimates within 2^-14 (kernels.h): 2^-12 on top */
-    return sm_bound_from_sums_(g->suffix[(size_t)l * SUFFIX_N + lo], norm - (double)below,
+    return sm_bound_from_sums_(query_suffix(g->lane[l].q, lo), norm - (double)below,
                                gs->dot[l], gs->n1[l], gs->n2[l],
                                (double)gs->t2_num[l] * (1.0 + 1.0 / 4096), gs->t2_den[l]);
 }
