@@ -876,15 +876,19 @@ void sm_group_sweep_(const sm_library *lib, sm_group *g, sm_group_part *p,
                      _Atomic size_t *cursor)
 {
     const size_t n_blocks = lib->index->n_blocks;
+    /* chunks of at most SM_GROUP_CHUNK blocks, 64 or more of them: a small library
+     * is shared among the threads too */
+    size_t chunk = n_blocks / 64;
+    chunk = chunk < 16 ? 16 : chunk > SM_GROUP_CHUNK ? SM_GROUP_CHUNK : chunk;
     topk *ts[SM_GROUP];
     for (unsigned l = 0; l < g->n_lanes; l++)
         ts[l] = &p->t[l];
     for (;;) {
         size_t c = atomic_fetch_add(cursor, 1);
-        size_t b0 = c * SM_GROUP_CHUNK;
+        size_t b0 = c * chunk;
         if (b0 >= n_blocks)
             break;
-        size_t b1 = n_blocks - b0 > SM_GROUP_CHUNK ? b0 + SM_GROUP_CHUNK : n_blocks;
+        size_t b1 = n_blocks - b0 > chunk ? b0 + chunk : n_blocks;
         sweep_blocks(lib, g->kern, g, &p->tab, ts, b0, b1, &p->buf, &p->stats);
     }
 }

@@ -132,7 +132,7 @@ double sm_bound_from_sums_(double nu, double nl, float dot, uint32_t n1, uint32_
  * group's sweep completes its hits (its arrays and hit buffer must stay valid until
  * then). A group is swept by one thread (sm_group_flush_) or by several at once:
  * each with a part of its own (sm_group_part_begin_, sm_group_sweep_ taking chunks
- * of SM_GROUP_CHUNK blocks from a shared cursor), merged afterwards in any order
+ * of up to SM_GROUP_CHUNK blocks from a shared cursor), merged afterwards in any order
  * (sm_group_part_merge_: the lists are exact whichever thread saw which spectrum),
  * then sm_group_finish_. sm_group_new_ gives NULL (no error) when the active
  * kernel has no group_sums (sm_group_available_ false): batches then go query by
