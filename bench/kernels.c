@@ -1,4 +1,4 @@
-/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack), as ns per call and speedup over scalar. */
+/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack, block_bounds, collect_u16), as ns per call and speedup over scalar. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +19,15 @@
 #define MAX_KERNELS 8
 
 enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_AXPY4U8, OP_BOUND100, OP_GROUP100,
-       OP_UNPACK100, N_OPS };
-static const char *const op_key[N_OPS] = {"dot1024",  "axpy1024", "axpy16384", "axpy4u8",
-                                          "bound100", "group100", "unpack100"};
+       OP_UNPACK100, OP_BLOCKS16384, OP_COLLECT16384, N_OPS };
+static const char *const op_key[N_OPS] = {"dot1024",  "axpy1024",  "axpy16384",
+                                          "axpy4u8",  "bound100",  "group100",
+                                          "unpack100", "blocks16384", "collect16384"};
 static const char *const op_desc[N_OPS] = {"dot 1024",           "axpy 1024",
                                            "axpy 16384",         "axpy4_u8 4x16384",
                                            "bound_sums 100/1000", "group_sums 16x100",
-                                           "unpack 100 peaks"};
+                                           "unpack 100 peaks",   "block_bounds 16384",
+                                           "collect_u16 16384"};
 
 static float *va, *vb, *vy;
 static uint32_t word[SPARSE_BINS + 1]; /* word[0] stands for m/z -1 */
@@ -36,6 +38,11 @@ static size_t n_packed;
 /* four rows of envelope bytes, and a group of 16 queries over SPARSE_BINS m/z */
 static uint8_t *rows[4];
 static sm_group_tab group;
+/* 16,384 blocks' envelope sums, ratios, first m/z and buckets, and a query's norms */
+static float blk_src[AXPY_BIG], blk_acc[AXPY_BIG + 16], blk_ratio[AXPY_BIG];
+static float blk_nu[SPARSE_BINS];
+static uint16_t blk_first[AXPY_BIG], blk_bucket[AXPY_BIG + 16];
+static uint32_t blk_list[AXPY_BIG + 16];
 /* Every result ends here, so the compiler cannot drop the calls. */
 static volatile float sink;
 
@@ -81,6 +88,19 @@ static double run(const sm_kernel *k, int op, size_t reps)
             sm_group_sums g;
             s += (float)k->group_sums(&group, idx, pk_val, SPARSE_N, 1e6, &g) + g.dot[r % 16];
         }
+        break;
+    case OP_BLOCKS16384:
+        for (size_t r = 0; r < reps; r++) {
+            /* the bounds overwrite the sums: the same sums every call */
+            memcpy(blk_acc, blk_src, AXPY_BIG * sizeof *blk_acc);
+            k->block_bounds(blk_acc, blk_ratio, blk_first, AXPY_BIG, blk_nu, 40, 400,
+                            blk_bucket, 64.0f, 16);
+            s += blk_acc[r % AXPY_BIG];
+        }
+        break;
+    case OP_COLLECT16384:
+        for (size_t r = 0; r < reps; r++)
+            s += (float)k->collect_u16(blk_bucket, AXPY_BIG, (unsigned)(r % 17), blk_list);
         break;
     case OP_UNPACK100:
         for (size_t r = 0; r < reps; r++)
@@ -132,6 +152,18 @@ int main(void)
         vb[i] = (float)(lcg() >> 8) / 16777216.0f;
         vy[i] = (float)(lcg() >> 8) / 16777216.0f;
     }
+    /* blocks: sums up to 100 (one in ten 0), ratios 1-2, first m/z 20-299, and a
+     * query's norms falling to 0 at m/z 400; their buckets for collect_u16 */
+    for (size_t m = 0; m < SPARSE_BINS; m++)
+        blk_nu[m] = m < 400 ? (float)((400 - m) * 500) : 0.0f;
+    for (size_t i = 0; i < AXPY_BIG; i++) {
+        blk_src[i] = lcg() % 10 == 0 ? 0.0f : (float)(lcg() % 100000) / 1000.0f;
+        blk_ratio[i] = 1.0f + (float)(lcg() % 1000) / 1000.0f;
+        blk_first[i] = (uint16_t)(20 + lcg() % 280);
+        blk_acc[i] = blk_src[i];
+    }
+    sm_kernel_scalar_.block_bounds(blk_acc, blk_ratio, blk_first, AXPY_BIG, blk_nu, 40, 400,
+                                   blk_bucket, 64.0f, 16);
     /* a query on about a third of the bins; word[] holds its intensity and the
      * running count of its peaks above 1, as the search lays it out */
     uint32_t cnt = 0;
@@ -204,7 +236,9 @@ int main(void)
             scalar_at = nk;
         for (int op = 0; op < N_OPS; op++)
             ns[nk][op] = (op == OP_AXPY4U8 && k->axpy4_u8 == NULL) ||
-                                 (op == OP_GROUP100 && k->group_sums == NULL)
+                                 (op == OP_GROUP100 && k->group_sums == NULL) ||
+                                 (op == OP_BLOCKS16384 && k->block_bounds == NULL) ||
+                                 (op == OP_COLLECT16384 && k->collect_u16 == NULL)
                              ? NAN /* the kernel has none */
                              : ns_per_call(k, op);
         nk++;

@@ -166,14 +166,6 @@ static void topk_offer(topk *t, size_t i, double mf)
         t->n++;
 }
 
-/* Upper bound of the MF from an upper bound of T1 (DESIGN.md: MF/1000 < (T1+1)/2). */
-static double mf_bound(double t1)
-{
-    if (!(t1 < 1.0))
-        t1 = 1.0;
-    return 1000.0 * (t1 + 1.0) / 2.0 - 0.5;
-}
-
 /* A spectrum can be skipped only when its bound is below the floor. */
 static bool can_skip(double bound, double floor)
 {
@@ -402,14 +394,8 @@ static bool wants_park(sm_searcher *s, sm_nominal q, topk *t)
 /* The blocks of bucket k, in memory order, into s->sorted; their count. */
 static size_t list_bucket(sm_searcher *s, unsigned k)
 {
-    const sm_index *ix = s->lib->index;
-    if (s->kern->collect_u16 != NULL)
-        return s->kern->collect_u16(s->bucket_of, ix->n_blocks, k, s->sorted);
-    size_t nb = 0;
-    for (size_t b = 0; b < ix->n_blocks; b++)
-        if (s->bucket_of[b] == k)
-            s->sorted[nb++] = (uint32_t)b;
-    return nb;
+    const sm_kernel *kern = s->kern->collect_u16 != NULL ? s->kern : &sm_kernel_scalar_;
+    return kern->collect_u16(s->bucket_of, s->lib->index->n_blocks, k, s->sorted);
 }
 
 /* Searches the blocks best bound first. With a budget (in blocks scanned) below
@@ -457,31 +443,9 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
 
     /* Each block's bound (kept in acc[], rounded up to float) and its bucket */
     const float *ratio = ix->ratio + (size_t)cut * ix->stride;
-    if (kern->block_bounds != NULL) {
-        kern->block_bounds(s->acc, ratio, ix->block_max_first, ix->n_blocks, s->nu_f, first_u,
-                           last_u, s->bucket_of, (float)BUCKET_MF, N_BUCKETS - 1);
-    } else {
-        for (size_t b = 0; b < ix->n_blocks; b++) {
-            unsigned lo = first_u > ix->block_max_first[b] ? first_u : ix->block_max_first[b];
-            /* A member that starts past the query's last peak has nothing in common
-             * (MF -0.5); the others start at or before it, where the query's norm is
-             * at least suffix[last] (0 when that peak is of intensity 1: no bound). */
-            if (lo > last_u)
-                lo = last_u;
-            double nu = s->dense->suffix[lo];
-            double a = (double)s->acc[b] * ratio[b] * BOUND_SLACK;
-            /* acc 0: no spectrum of the block has a peak at any of the query's m/z
-             * (every peak leaves a byte of 1 at least), so none has anything in
-             * common: -0.5 */
-            double bound = s->acc[b] == 0.0f ? -0.5 : nu > 0 ? mf_bound(a * a / nu) : 999.5;
-            /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
-            s->acc[b] = (float)(bound + 0.001);
-            unsigned bucket = bound <= 0 ? 0 : (unsigned)(bound * (1.0 / BUCKET_MF));
-            if (bucket > N_BUCKETS - 1)
-                bucket = N_BUCKETS - 1;
-            s->bucket_of[b] = (uint16_t)bucket;
-        }
-    }
+    (kern->block_bounds != NULL ? kern : &sm_kernel_scalar_)
+        ->block_bounds(s->acc, ratio, ix->block_max_first, ix->n_blocks, s->nu_f, first_u,
+                       last_u, s->bucket_of, (float)BUCKET_MF, N_BUCKETS - 1);
 
     /* (the map to library order is read only when something is left out) */
     bool any_left_out = exclude != SIZE_MAX || s->skip != NULL;

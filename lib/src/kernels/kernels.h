@@ -36,18 +36,18 @@ typedef struct sm_kernel {
     unsigned (*group_sums)(const struct sm_group_tab *g, const uint16_t *mz,
                            const uint16_t *val, size_t n, double norm,
                            struct sm_group_sums *out);
-    /* The bound of each of n blocks from its envelope sum acc[b] (search.c, which
-     * has the definitions; NULL: its own loop, in double): with lo = max(first,
+    /* The bound of each of n blocks from its envelope sum acc[b] (search.c has the
+     * definitions; NULL: the scalar kernel's, in double): with lo = max(first,
      * max_first[b]) but at most last, nu = nu_f[lo] (the query's norm from lo on,
      * rounded down), a = 1.0005 acc[b] ratio[b]: -0.5 where acc[b] is 0, 999.5
      * where nu is 0, else 1000 (min(a^2 / nu, 1) + 1) / 2 - 0.5; stored in acc[b]
      * plus 0.001, and bucket[b] = that bound / bucket_mf (0 when not above 0, at
-     * most top_bucket). Float arithmetic, its rounding far inside the 1.0005. */
+     * most top_bucket). SIMD kernels in float, its rounding far inside the 1.0005. */
     void (*block_bounds)(float *acc, const float *ratio, const uint16_t *max_first, size_t n,
                          const float *nu_f, unsigned first, unsigned last, uint16_t *bucket,
                          float bucket_mf, unsigned top_bucket);
     /* The i < n with key[i] == want, ascending, into out (room for n + 16 entries);
-     * returns their count. NULL: search.c's loop. */
+     * returns their count. NULL: the scalar kernel's. */
     size_t (*collect_u16)(const uint16_t *key, size_t n, unsigned want, uint32_t *out);
 } sm_kernel;
 

@@ -160,6 +160,42 @@ size_t sm_unpack_scalar_(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *i
     return n;
 }
 
+/* block_bounds in double (kernels.h); also what kernels without one use. */
+static void block_bounds_scalar(float *acc, const float *ratio, const uint16_t *max_first,
+                                size_t n, const float *nu_f, unsigned first, unsigned last,
+                                uint16_t *bucket, float bucket_mf, unsigned top_bucket)
+{
+    for (size_t b = 0; b < n; b++) {
+        unsigned lo = first > max_first[b] ? first : max_first[b];
+        /* A member that starts past the query's last peak has nothing in common (MF
+         * -0.5); the others start at or before it, where the query's norm is at least
+         * its norm from the last peak on (0 when that peak is of intensity 1: no bound). */
+        if (lo > last)
+            lo = last;
+        double nu = nu_f[lo];
+        double a = (double)acc[b] * ratio[b] * 1.0005;
+        double t1 = nu > 0 ? a * a / nu : 0;
+        if (!(t1 < 1.0))
+            t1 = 1.0;
+        /* acc 0: no spectrum of the block has a peak at any of the query's m/z (every
+         * peak leaves a byte of 1 at least), so none has anything in common: -0.5 */
+        double bound = acc[b] == 0.0f ? -0.5 : nu > 0 ? 1000.0 * (t1 + 1.0) / 2.0 - 0.5 : 999.5;
+        /* float's step near 1000 is 6e-5: 0.001 more keeps it above the bound */
+        acc[b] = (float)(bound + 0.001);
+        unsigned k = bound <= 0 ? 0 : (unsigned)(bound / bucket_mf);
+        bucket[b] = (uint16_t)(k > top_bucket ? top_bucket : k);
+    }
+}
+
+static size_t collect_u16_scalar(const uint16_t *key, size_t n, unsigned want, uint32_t *out)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (key[i] == want)
+            out[k++] = (uint32_t)i;
+    return k;
+}
+
 const sm_kernel sm_kernel_scalar_ = {
     .name = "scalar",
     .dot = dot_scalar,
@@ -169,4 +205,6 @@ const sm_kernel sm_kernel_scalar_ = {
     .bound_sums = sm_bound_sums_scalar_,
     .unpack = sm_unpack_scalar_,
     .group_sums = sm_group_sums_scalar_,
+    .block_bounds = block_bounds_scalar,
+    .collect_u16 = collect_u16_scalar,
 };
