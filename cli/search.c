@@ -546,8 +546,12 @@ static void emit_hits(search_ctx *c, const sm_spectrum *s, const char *qname,
 }
 
 /* Records are read and searched in chunks: a chunk's spectra go to the threads
- * together, then its results are written in input order. */
-#define CHUNK 256
+ * together, then its results are written in input order. 1,024 rather than 256:
+ * a batch's hard queries share sweeps of the library in groups of 16, and a bigger
+ * chunk leaves fewer groups part empty (the 4,555 MassBank negatives against the 1M
+ * benchmark library: search 14 -> 12 s on one thread). A record's buffers are
+ * touched only as far as its peaks go. */
+#define CHUNK 1024
 
 /* Hits down to this MF are searched for the verdict even under a higher --min-mf. */
 #define VERDICT_FLOOR 500.0
