@@ -345,7 +345,7 @@ static void test_join_roundtrip(void **state)
         sm_library_info info;
         sm_library_get_info(lib, &info);
         assert_int_equal(info.format_major, 1);
-        assert_int_equal(info.format_minor, 1);
+        assert_int_equal(info.format_minor, 2);
         sm_library_close(lib);
         lib = open_lib(tmp("with-first.h5"), modes[m]);
         check_joined(lib, table);
@@ -397,7 +397,7 @@ static void test_no_table(void **state)
         sm_library_info ia, ib;
         sm_library_get_info(a, &ia);
         sm_library_get_info(b, &ib);
-        assert_int_equal(ia.format_minor, 1);
+        assert_int_equal(ia.format_minor, 2);
         assert_string_equal(ia.checksum, ib.checksum);
         sm_library_close(a);
         sm_library_close(b);

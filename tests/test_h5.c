@@ -233,13 +233,14 @@ static sm_error fresh_err(void)
 
 /* Reads a file that must be refused, checks status, file name and that nothing leaked
  * into the struct. */
-static void expect_read_error(const char *path, sm_status want, const char *needle)
+static void expect_read_error_ex(const char *path, unsigned flags, sm_status want,
+                                 const char *needle)
 {
     sm_library lib;
     sm_error err = fresh_err();
     sm_library zero;
     memset(&zero, 0, sizeof zero);
-    sm_status st = sm_h5_read_(path, &lib, 0, &err);
+    sm_status st = sm_h5_read_(path, &lib, flags, &err);
     if (st != want || (needle != NULL && strstr(err.message, needle) == NULL))
         print_error("%s: got %d (%s), wanted %d with '%s'\n", path, (int)st, err.message,
                     (int)want, needle != NULL ? needle : "");
@@ -250,6 +251,11 @@ static void expect_read_error(const char *path, sm_status want, const char *need
     if (needle != NULL)
         assert_non_null(strstr(err.message, needle));
     assert_memory_equal(&lib, &zero, sizeof lib);
+}
+
+static void expect_read_error(const char *path, sm_status want, const char *needle)
+{
+    expect_read_error_ex(path, 0, want, needle);
 }
 
 static void write_ok(const sm_library *lib, const char *path)
@@ -498,7 +504,17 @@ static void test_search_only(void **state)
     assert_int_equal(b.n_peaks, a.n_peaks);
     assert_string_equal(b.checksum, a.checksum);
     assert_int_equal(b.n_nom, a.n_nom);
-    assert_memory_equal(b.nom_mz, a.nom_mz, a.n_nom * sizeof *a.nom_mz);
+    /* the spectra come packed from the file's index (format 1.2), /search verified */
+    assert_null(b.nom_mz);
+    assert_non_null(b.index);
+    sm_nominal_buf nb;
+    for (size_t i = 0; i < a.n; i++) {
+        sm_nominal s = sm_library_nominal(&b, i, &nb);
+        uint64_t o = a.nom_off[i];
+        assert_int_equal(s.n, a.nom_off[i + 1] - o);
+        assert_memory_equal(s.mz, a.nom_mz + o, s.n * sizeof *s.mz);
+        assert_memory_equal(s.intensity, a.nom_int + o, s.n * sizeof *s.intensity);
+    }
     /* the columns a search shows are kept, synonyms, comments and licences are not */
     assert_string_equal(sm_library_field(&b, 1, SM_FIELD_NAME), "Toluene");
     assert_string_equal(sm_library_field(&b, 1, SM_FIELD_CAS), "108-88-3");
@@ -528,6 +544,104 @@ static void test_search_only(void **state)
     assert_int_equal(sm_h5_read_(tmp("searchonly-mod.h5"), &c, SM_OPEN_SEARCH_ONLY, &err),
                      SM_ERR_CHECKSUM);
     assert_non_null(strstr(err.message, "checksum"));
+}
+
+/* Format 1.2: the writer stores the search index in /index; a reader that opens the
+ * file for searching reads it (checked, and against its own checksum) instead of
+ * building it, and builds one when the file's is missing or of another version. */
+static void set_index_version(const char *path, uint32_t v)
+{
+    hid_t f = open_rw(path);
+    hid_t g = H5Gopen2(f, "index", H5P_DEFAULT);
+    assert_true(g >= 0);
+    hid_t a = H5Aopen(g, "version", H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, H5T_NATIVE_UINT32, &v) >= 0);
+    H5Aclose(a);
+    H5Gclose(g);
+    close_sealed(f);
+}
+
+static void read_search_only(const char *path, bool indexed)
+{
+    sm_library b;
+    sm_error err = fresh_err();
+    assert_int_equal(sm_h5_read_(path, &b, SM_OPEN_SEARCH_ONLY, &err), SM_OK);
+    assert_int_equal(b.index_stored, indexed);
+    if (indexed) {
+        assert_non_null(b.index);
+        assert_non_null(b.nom_w);
+    } else {
+        assert_null(b.index);
+        assert_non_null(b.nom_mz);
+    }
+    sm_library_free_contents_(&b);
+}
+
+static void test_stored_index(void **state)
+{
+    (void)state;
+    written_copy("ix.h5");
+    read_search_only(tmp("ix.h5"), true);
+    sm_library b;
+    sm_error err = fresh_err();
+    assert_int_equal(sm_h5_read_(tmp("ix.h5"), &b, 0, &err), SM_OK);
+    assert_null(b.index); /* a full read keeps /search as it is */
+    sm_library_free_contents_(&b);
+
+    /* an envelope byte changed and the file resealed: the index's checksum */
+    written_copy("ix-env.h5");
+    unsigned char v = 77;
+    poke(tmp("ix-env.h5"), "/index/envelopes", 0, H5T_NATIVE_UCHAR, &v);
+    expect_read_error_ex(tmp("ix-env.h5"), SM_OPEN_SEARCH_ONLY, SM_ERR_CHECKSUM,
+                         "library index does not match its checksum");
+    /* a packed word changed: the same */
+    written_copy("ix-word.h5");
+    uint16_t wd = 0x0400 | 500;
+    poke(tmp("ix-word.h5"), "/index/words", 1, H5T_NATIVE_UINT16, &wd);
+    expect_read_error_ex(tmp("ix-word.h5"), SM_OPEN_SEARCH_ONLY, SM_ERR_CHECKSUM,
+                         "library index does not match its checksum");
+    /* an ordering that names a spectrum twice is refused before anything reads it */
+    written_copy("ix-order.h5");
+    uint32_t o = 0;
+    poke(tmp("ix-order.h5"), "/index/order", 0, H5T_NATIVE_UINT32, &o);
+    poke(tmp("ix-order.h5"), "/index/order", 1, H5T_NATIVE_UINT32, &o);
+    expect_read_error_ex(tmp("ix-order.h5"), SM_OPEN_SEARCH_ONLY, SM_ERR_FORMAT,
+                         "dataset /index/order is not an ordering of the 4 spectra");
+    /* a row past the last m/z (the four spectra end at m/z 92) */
+    written_copy("ix-dense.h5");
+    uint16_t big = 4000;
+    poke(tmp("ix-dense.h5"), "/index/dense_mz", 0, H5T_NATIVE_UINT16, &big);
+    expect_read_error_ex(tmp("ix-dense.h5"), SM_OPEN_SEARCH_ONLY, SM_ERR_FORMAT,
+                         "dataset /index/dense_mz is not ascending within 0..92");
+    /* a value that is no bound */
+    written_copy("ix-nan.h5");
+    float nan = NAN;
+    poke(tmp("ix-nan.h5"), "/index/ratio", 0, H5T_NATIVE_FLOAT, &nan);
+    expect_read_error_ex(tmp("ix-nan.h5"), SM_OPEN_SEARCH_ONLY, SM_ERR_FORMAT,
+                         "dataset /index/ratio holds a value that is not a number >= 0");
+
+    /* an index of another version is not used: the library is indexed at open */
+    written_copy("ix-v9.h5");
+    set_index_version(tmp("ix-v9.h5"), 9);
+    read_search_only(tmp("ix-v9.h5"), false);
+    /* nor is a file without one (format 1.1) refused */
+    written_copy("ix-none.h5");
+    hid_t f = open_rw(tmp("ix-none.h5"));
+    assert_true(H5Ldelete(f, "index", H5P_DEFAULT) >= 0);
+    close_sealed(f);
+    read_search_only(tmp("ix-none.h5"), false);
+    /* and opened for a search, both give the same index as the file's */
+    sm_library *x = NULL, *y = NULL;
+    err = fresh_err();
+    assert_int_equal(sm_library_open_ex(tmp("ix.h5"), SM_OPEN_SEARCH_ONLY, &x, &err), SM_OK);
+    assert_int_equal(sm_library_open_ex(tmp("ix-none.h5"), SM_OPEN_SEARCH_ONLY, &y, &err),
+                     SM_OK);
+    assert_int_equal(x->n_words, y->n_words);
+    assert_memory_equal(x->nom_w, y->nom_w, x->n_words * sizeof *x->nom_w);
+    assert_memory_equal(x->index->order, y->index->order, x->n * sizeof *x->index->order);
+    sm_library_close(x);
+    sm_library_close(y);
 }
 
 /* A column of n strings built the way the reader builds it (offsets without the
@@ -960,6 +1074,7 @@ int main(void)
         cmocka_unit_test(test_newer_major),
         cmocka_unit_test(test_not_hdf5),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_stored_index),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_flipped_bytes),
         cmocka_unit_test(test_declared_too_large),

@@ -569,6 +569,50 @@ static void test_bad_query(void **state)
     assert_non_null(strstr(e.message, "no peaks"));
 }
 
+/* Opened for searching, the library reads its index from the file (format 1.2);
+ * opened in full, it builds it from the spectra: the two are the same, bit for bit,
+ * so the exactness tests above (on the full open) hold for both. */
+static void test_stored_index_is_built_index(void **state)
+{
+    (void)state;
+    sm_error e = {0};
+    sm_library *so = NULL;
+    assert_int_equal(sm_library_open_ex(SM_DEFAULT_LIBRARY, SM_OPEN_SEARCH_ONLY, &so, &e),
+                     SM_OK);
+    assert_true(so->index_stored);
+    assert_false(lib->index_stored);
+    const sm_index *a = lib->index, *b = so->index;
+    size_t n = lib->n;
+    assert_int_equal(so->n, n);
+    assert_int_equal(a->block, b->block);
+    assert_int_equal(a->n_bins, b->n_bins);
+    assert_int_equal(a->n_blocks, b->n_blocks);
+    assert_int_equal(a->stride, b->stride);
+    assert_memory_equal(a->order, b->order, n * sizeof *a->order);
+    assert_memory_equal(a->pos_of, b->pos_of, n * sizeof *a->pos_of);
+    assert_memory_equal(a->norm, b->norm, n * sizeof *a->norm);
+    assert_memory_equal(a->block_max_first, b->block_max_first,
+                        a->stride * sizeof *a->block_max_first);
+    assert_memory_equal(a->row_dense, b->row_dense, a->n_bins * sizeof *a->row_dense);
+    size_t n_dense = 0;
+    for (size_t m = 0; m < a->n_bins; m++)
+        n_dense += a->row_dense[m] >= 0;
+    assert_true(n_dense > 0);
+    assert_memory_equal(a->env, b->env, n_dense * a->stride);
+    assert_memory_equal(a->sp_off, b->sp_off, (a->n_bins + 1) * sizeof *a->sp_off);
+    size_t n_sparse = (size_t)a->sp_off[a->n_bins];
+    assert_true(n_sparse > 0);
+    assert_memory_equal(a->sp_block, b->sp_block, n_sparse * sizeof *a->sp_block);
+    assert_memory_equal(a->sp_code, b->sp_code, n_sparse);
+    assert_memory_equal(a->row_scale, b->row_scale, a->n_bins * sizeof *a->row_scale);
+    assert_memory_equal(a->ratio, b->ratio, SM_INDEX_CUTS * a->stride * sizeof *a->ratio);
+    assert_int_equal(lib->n_words, so->n_words);
+    assert_memory_equal(lib->nom_off, so->nom_off, (n + 1) * sizeof *lib->nom_off);
+    assert_memory_equal(lib->nom_w, so->nom_w, lib->n_words * sizeof *lib->nom_w);
+    assert_memory_equal(lib->nom_peaks, so->nom_peaks, n * sizeof *lib->nom_peaks);
+    sm_library_close(so);
+}
+
 /* An opened library keeps its peaks packed and, opened for searching, its strings
  * with sparse offsets: every spectrum and every kept string reads back as the file
  * has it (read raw, without the index). */
@@ -631,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_min_mf),
         cmocka_unit_test(test_bad_query),
         cmocka_unit_test(test_packed_and_sparse),
+        cmocka_unit_test(test_stored_index_is_built_index),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

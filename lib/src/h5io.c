@@ -1,11 +1,13 @@
 /* h5io.c — reads and writes the HDF5 library file (docs/FORMAT.md); the only file that calls HDF5. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hdf5.h>
 
+#include "kernels/kernels.h"
 #include "sm_internal.h"
 
 /* Largest element count accepted for any array read from a file. Sizes come from
@@ -122,17 +124,28 @@ static uint64_t f64_bits(double d)
     return u;
 }
 
-enum kind { K_U8, K_U16, K_U32, K_U64, K_F64 };
+enum kind { K_U8, K_U16, K_U32, K_U64, K_F64, K_F32 };
+
+static unsigned kind_width(enum kind k)
+{
+    return k == K_U8 ? 1u : k == K_U16 ? 2u : k == K_U32 || k == K_F32 ? 4u : 8u;
+}
 
 /* Feeds n values of the given kind as their little-endian byte images, in blocks so
- * that a big array is not copied whole. */
+ * that a big array is not copied whole (on a little-endian machine the memory is
+ * that image already). */
 static void hash_array(sm_sha256 *c, const void *p, size_t n, enum kind k)
 {
     uint8_t buf[4096];
-    unsigned w = k == K_U8 ? 1u : k == K_U16 ? 2u : k == K_U32 ? 4u : 8u;
+    unsigned w = kind_width(k);
     size_t per = sizeof buf / w;
     if (p == NULL)
         return;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    (void)buf;
+    (void)per;
+    sm_sha256_update_(c, p, n * w);
+#else
     for (size_t i = 0; i < n;) {
         size_t m = n - i < per ? n - i : per;
         for (size_t j = 0; j < m; j++) {
@@ -143,12 +156,19 @@ static void hash_array(sm_sha256 *c, const void *p, size_t n, enum kind k)
             case K_U32: v = ((const uint32_t *)p)[i + j]; break;
             case K_U64: v = ((const uint64_t *)p)[i + j]; break;
             case K_F64: v = f64_bits(((const double *)p)[i + j]); break;
+            case K_F32: {
+                uint32_t u;
+                memcpy(&u, (const float *)p + i + j, sizeof u);
+                v = u;
+                break;
+            }
             }
             put_le(buf + j * w, v, w);
         }
         sm_sha256_update_(c, buf, m * w);
         i += m;
     }
+#endif
 }
 
 static void hash_u64(sm_sha256 *c, uint64_t v)
@@ -200,14 +220,24 @@ void sm_content_checksum_(const sm_library *lib, char out[80])
     checksum_tail(&c, lib, out);
 }
 
+static void checksum_rest(sm_sha256 *cp, const sm_library *lib, char out[80]);
+
 static void checksum_tail(sm_sha256 *cp, const sm_library *lib, char out[80])
 {
     sm_sha256 c = *cp;
-    uint8_t digest[32];
     size_t n = lib->n;
     hash_array(&c, offsets_of(lib->nom_off, n), n + 1, K_U64);
     hash_array(&c, lib->nom_mz, lib->n_nom, K_U16);
     hash_array(&c, lib->nom_int, lib->n_nom, K_U16);
+    checksum_rest(&c, lib, out);
+}
+
+/* What follows the nominal spectra: metadata, sources, format; then the digest. */
+static void checksum_rest(sm_sha256 *cp, const sm_library *lib, char out[80])
+{
+    sm_sha256 c = *cp;
+    uint8_t digest[32];
+    size_t n = lib->n;
 
     for (int f = 0; f < SM_FIELD_COUNT; f++)
         hash_strcol(&c, &lib->col[f], n);
@@ -486,6 +516,101 @@ out:
     return st;
 }
 
+/* docs/FORMAT.md "/index": its parameters and n, then its arrays in the order the
+ * format lists them. The content checksum does not cover the index (derived data:
+ * the same spectra give the same content checksum whichever index a file has). */
+static void index_checksum(const sm_index *ix, size_t n, const uint64_t *off,
+                           const uint16_t *w, const uint16_t *dense_mz, size_t n_dense,
+                           char out[80])
+{
+    sm_sha256 c;
+    uint8_t digest[32];
+    sm_sha256_init_(&c);
+    hash_u32(&c, SM_INDEX_VERSION);
+    hash_u32(&c, (uint32_t)ix->block);
+    hash_u32(&c, (uint32_t)ix->n_bins);
+    hash_u32(&c, SM_INDEX_CUTS);
+    hash_u32(&c, SM_INDEX_CUT0);
+    hash_u32(&c, SM_INDEX_CUT_STEP);
+    hash_u64(&c, n);
+    hash_array(&c, ix->order, n, K_U32);
+    hash_array(&c, off, n + 1, K_U64);
+    hash_array(&c, w, (size_t)off[n], K_U16);
+    hash_array(&c, dense_mz, n_dense, K_U16);
+    hash_array(&c, ix->env, n_dense * ix->stride, K_U8);
+    hash_array(&c, ix->sp_off, ix->n_bins + 1, K_U64);
+    hash_array(&c, ix->sp_block, (size_t)ix->sp_off[ix->n_bins], K_U32);
+    hash_array(&c, ix->sp_code, (size_t)ix->sp_off[ix->n_bins], K_U8);
+    hash_array(&c, ix->row_scale, ix->n_bins, K_F32);
+    hash_array(&c, ix->ratio, (size_t)SM_INDEX_CUTS * ix->stride, K_F32);
+    sm_sha256_final_(&c, digest);
+    memcpy(out, "sha256:", 7);
+    sm_hex_(digest, sizeof digest, out + 7);
+}
+
+/* The search index (format 1.2), built here from the library's spectra, so that
+ * opening the file for a search reads it instead of building it. */
+static sm_status write_index(const io *x, hid_t file, const sm_library *lib)
+{
+    sm_index *ix = NULL;
+    sm_packed_ pk = {0};
+    uint16_t *dense_mz = NULL;
+    hid_t g = H5I_INVALID_HID;
+    size_t n = lib->n, n_dense = 0;
+    sm_status st = sm_index_compute_(lib, &ix, &pk, x->err);
+    if (st != SM_OK)
+        return st;
+    if ((dense_mz = malloc(ix->n_bins * sizeof *dense_mz)) == NULL) {
+        st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory");
+        goto out;
+    }
+    for (size_t m = 0; m < ix->n_bins; m++)
+        if (ix->row_dense[m] >= 0)
+            dense_mz[n_dense++] = (uint16_t)m; /* rows are numbered in m/z order */
+    char sum[80];
+    index_checksum(ix, n, pk.off, pk.w, dense_mz, n_dense, sum);
+    const uint32_t attr_v[6] = {SM_INDEX_VERSION, (uint32_t)ix->block,
+                                (uint32_t)ix->n_bins, SM_INDEX_CUTS, SM_INDEX_CUT0,
+                                SM_INDEX_CUT_STEP};
+    static const char *const attr_n[6] = {"version", "block", "n_bins", "cuts", "cut0",
+                                          "cut_step"};
+    size_t n_sparse = (size_t)ix->sp_off[ix->n_bins];
+    if ((st = make_group(x, file, "index", "/index", &g)) != SM_OK)
+        goto out;
+    for (int a = 0; a < 6; a++)
+        if ((st = write_attr_num(x, g, attr_n[a], H5T_STD_U32LE, H5T_NATIVE_UINT32,
+                                 &attr_v[a])) != SM_OK)
+            goto out;
+    if ((st = write_attr_str(x, g, "checksum", sum)) != SM_OK ||
+        (st = write_ds(x, g, "order", "/index/order", H5T_STD_U32LE, H5T_NATIVE_UINT32, n,
+                       ix->order)) != SM_OK ||
+        (st = write_ds(x, g, "word_offsets", "/index/word_offsets", H5T_STD_U64LE,
+                       H5T_NATIVE_UINT64, n + 1, pk.off)) != SM_OK ||
+        (st = write_ds(x, g, "words", "/index/words", H5T_STD_U16LE, H5T_NATIVE_UINT16,
+                       pk.n_words, pk.w)) != SM_OK ||
+        (st = write_ds(x, g, "dense_mz", "/index/dense_mz", H5T_STD_U16LE, H5T_NATIVE_UINT16,
+                       n_dense, dense_mz)) != SM_OK ||
+        (st = write_ds(x, g, "envelopes", "/index/envelopes", H5T_STD_U8LE, H5T_NATIVE_UINT8,
+                       n_dense * ix->stride, ix->env)) != SM_OK ||
+        (st = write_ds(x, g, "sparse_offsets", "/index/sparse_offsets", H5T_STD_U64LE,
+                       H5T_NATIVE_UINT64, ix->n_bins + 1, ix->sp_off)) != SM_OK ||
+        (st = write_ds(x, g, "sparse_block", "/index/sparse_block", H5T_STD_U32LE,
+                       H5T_NATIVE_UINT32, n_sparse, ix->sp_block)) != SM_OK ||
+        (st = write_ds(x, g, "sparse_code", "/index/sparse_code", H5T_STD_U8LE,
+                       H5T_NATIVE_UINT8, n_sparse, ix->sp_code)) != SM_OK ||
+        (st = write_ds(x, g, "row_scale", "/index/row_scale", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                       ix->n_bins, ix->row_scale)) != SM_OK ||
+        (st = write_ds(x, g, "ratio", "/index/ratio", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT,
+                       (size_t)SM_INDEX_CUTS * ix->stride, ix->ratio)) != SM_OK)
+        goto out;
+out:
+    close_id(&g);
+    free(dense_mz);
+    sm_packed_free_(&pk);
+    sm_index_free_(ix);
+    return st;
+}
+
 sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
 {
     io x = {path, err};
@@ -605,6 +730,8 @@ sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
 
     if (lib->has_controls && (st = write_controls(&x, file, lib)) != SM_OK)
         goto out;
+    if (n > 0 && (st = write_index(&x, file, lib)) != SM_OK)
+        goto out;
 
     /* Closing flushes: a failure here (disk full) means the file is not complete. */
     if (H5Fclose(file) < 0) {
@@ -681,6 +808,7 @@ static size_t kind_types(enum kind k, hid_t *le, hid_t *be, hid_t *mem)
     case K_U32: *le = H5T_STD_U32LE; *be = H5T_STD_U32BE; *mem = H5T_NATIVE_UINT32; return 4;
     case K_U64: *le = H5T_STD_U64LE; *be = H5T_STD_U64BE; *mem = H5T_NATIVE_UINT64; return 8;
     case K_F64: *le = H5T_IEEE_F64LE; *be = H5T_IEEE_F64BE; *mem = H5T_NATIVE_DOUBLE; return 8;
+    case K_F32: *le = H5T_IEEE_F32LE; *be = H5T_IEEE_F32BE; *mem = H5T_NATIVE_FLOAT; return 4;
     }
     return 0;
 }
@@ -918,16 +1046,20 @@ out:
     return st;
 }
 
-/* Reads a float64 dataset piece by piece into the checksum without keeping it:
- * the peaks as read are verified on every open but need not stay in memory. */
-static sm_status hash_ds_f64(const io *x, hid_t loc, const char *name, const char *full,
-                             sm_sha256 *c, size_t *count)
+/* A dataset read piece by piece (stream_ds): each piece of len elements, the first
+ * at element `at`, goes to a callback, which may refuse it. */
+typedef sm_status (*piece_fn)(const io *x, void *ctx, const void *buf, size_t len, uint64_t at);
+
+/* Reads a 1-D dataset of kind k piece by piece without keeping it; *count gets its
+ * length. The same checks as read_ds before anything is read. */
+static sm_status stream_ds(const io *x, hid_t loc, const char *name, const char *full,
+                           enum kind k, piece_fn fn, void *ctx, size_t *count)
 {
     sm_status st = SM_OK;
     hid_t ds = H5I_INVALID_HID, space = H5I_INVALID_HID, type = H5I_INVALID_HID, mtype;
     hid_t mspace = H5I_INVALID_HID;
     size_t elsize;
-    double *buf = NULL;
+    void *buf = NULL;
     hsize_t dims[1] = {0};
     enum { PIECE = 1 << 20 };
     *count = 0;
@@ -944,7 +1076,7 @@ static sm_status hash_ds_f64(const io *x, hid_t loc, const char *name, const cha
         st = fmt_err(x, "dataset %s is not one-dimensional", full);
         goto out;
     }
-    if (!type_is(type, K_F64, &mtype, &elsize)) {
+    if (!type_is(type, k, &mtype, &elsize)) {
         st = fmt_err(x, "dataset %s has the wrong type", full);
         goto out;
     }
@@ -953,13 +1085,14 @@ static sm_status hash_ds_f64(const io *x, hid_t loc, const char *name, const cha
                      (unsigned long long)dims[0]);
         goto out;
     }
-    if ((double)dims[0] * 8.0 > (double)H5Dget_storage_size(ds) * 1100.0 + 65536.0) {
+    if ((double)dims[0] * (double)elsize >
+        (double)H5Dget_storage_size(ds) * 1100.0 + 65536.0) {
         st = fmt_err(x, "dataset %s declares %llu elements but the file holds only %llu bytes "
                         "of it", full, (unsigned long long)dims[0],
                      (unsigned long long)H5Dget_storage_size(ds));
         goto out;
     }
-    if ((buf = malloc(PIECE * sizeof *buf)) == NULL) {
+    if ((buf = malloc(PIECE * elsize)) == NULL) {
         st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading %s", full);
         goto out;
     }
@@ -973,7 +1106,8 @@ static sm_status hash_ds_f64(const io *x, hid_t loc, const char *name, const cha
             st = h5fail(x, "cannot read dataset %s", full);
             goto out;
         }
-        hash_array(c, buf, (size_t)len, K_F64);
+        if ((st = fn(x, ctx, buf, (size_t)len, (uint64_t)at)) != SM_OK)
+            goto out;
         at += len;
     }
     *count = (size_t)dims[0];
@@ -984,6 +1118,22 @@ out:
     close_id(&space);
     close_id(&ds);
     return st;
+}
+
+static sm_status hash_piece_f64(const io *x, void *ctx, const void *buf, size_t len, uint64_t at)
+{
+    (void)x;
+    (void)at;
+    hash_array(ctx, buf, len, K_F64);
+    return SM_OK;
+}
+
+/* Reads a float64 dataset piece by piece into the checksum without keeping it:
+ * the peaks as read are verified on every open but need not stay in memory. */
+static sm_status hash_ds_f64(const io *x, hid_t loc, const char *name, const char *full,
+                             sm_sha256 *c, size_t *count)
+{
+    return stream_ds(x, loc, name, full, K_F64, hash_piece_f64, c, count);
 }
 
 /* Search-only variant of read_peaks: offsets kept, peaks hashed and dropped. */
@@ -1460,6 +1610,363 @@ static sm_status open_file(const io *x, hid_t *file)
     return st;
 }
 
+/* ------------------------------------------------------------------ */
+/* The stored search index (format 1.2)                                */
+
+/* Whether /index can serve this build: of this index version, with this build's cuts
+ * and the block size it picks for n spectra (which the tests change). Another is
+ * left alone, and the library is indexed when opened. */
+static sm_status index_usable(const io *x, hid_t file, size_t n, bool *usable, uint32_t *block,
+                              uint32_t *n_bins)
+{
+    static const char *const names[6] = {"version", "block", "n_bins", "cuts", "cut0",
+                                         "cut_step"};
+    uint32_t v[6] = {0};
+    hid_t g = H5I_INVALID_HID;
+    *usable = false;
+    if (n == 0)
+        return SM_OK;
+    htri_t e = H5Lexists(file, "index", H5P_DEFAULT);
+    if (e < 0)
+        return h5fail(x, "cannot look up group /index");
+    if (e == 0)
+        return SM_OK;
+    sm_status st = open_group(x, file, "index", "/index", &g);
+    for (int a = 0; a < 6 && st == SM_OK; a++)
+        st = read_attr_num(x, g, names[a], K_U32, &v[a]);
+    close_id(&g);
+    if (st != SM_OK)
+        return st;
+    size_t want = n <= sm_index_small_ ? SM_INDEX_BLOCK_SMALL : SM_INDEX_BLOCK_LARGE;
+    if (v[0] != SM_INDEX_VERSION || v[1] != want || v[3] != SM_INDEX_CUTS ||
+        v[4] != SM_INDEX_CUT0 || v[5] != SM_INDEX_CUT_STEP)
+        return SM_OK;
+    if (v[2] == 0 || v[2] > SM_MAX_NOMINAL_MZ + 1)
+        return fmt_err(x, "attribute 'n_bins' of /index is %lu, expected 1..%d",
+                       (unsigned long)v[2], SM_MAX_NOMINAL_MZ + 1);
+    *block = v[1];
+    *n_bins = v[2];
+    *usable = true;
+    return SM_OK;
+}
+
+/* /search streamed: each piece checked as read_search checks the arrays, then hashed. */
+struct search_check {
+    const io *x;
+    sm_sha256 *sha;
+    const uint64_t *off;
+    size_t n, i;  /* spectra, and the one at hand */
+    unsigned prev; /* its previous m/z */
+};
+
+/* Moves c->i to the spectrum holding element k; false when the offsets end before. */
+static bool search_at(struct search_check *c, uint64_t k)
+{
+    while (c->i < c->n && k >= c->off[c->i + 1])
+        c->i++;
+    return c->i < c->n;
+}
+
+static sm_status offsets_short(const io *x, const char *full, uint64_t len)
+{
+    return fmt_err(x, "dataset %s: offsets must start at 0, never decrease and end at "
+                      "the data length %llu", full, (unsigned long long)len);
+}
+
+static sm_status check_mz_piece(const io *x, void *ctx, const void *buf, size_t len,
+                                uint64_t at)
+{
+    struct search_check *c = ctx;
+    const uint16_t *mz = buf;
+    for (size_t j = 0; j < len; j++) {
+        uint64_t k = at + j;
+        if (!search_at(c, k))
+            return offsets_short(x, "/search/offsets", at + len);
+        if (mz[j] > SM_MAX_NOMINAL_MZ || (k > c->off[c->i] && mz[j] <= c->prev))
+            return fmt_err(x, "dataset /search/mz: spectrum %zu is not strictly ascending "
+                              "within 0..%d", c->i, SM_MAX_NOMINAL_MZ);
+        c->prev = mz[j];
+    }
+    hash_array(c->sha, buf, len, K_U16);
+    return SM_OK;
+}
+
+static sm_status check_int_piece(const io *x, void *ctx, const void *buf, size_t len,
+                                 uint64_t at)
+{
+    struct search_check *c = ctx;
+    const uint16_t *in = buf;
+    for (size_t j = 0; j < len; j++) {
+        if (!search_at(c, at + j))
+            return offsets_short(x, "/search/offsets", at + len);
+        if (in[j] < 1 || in[j] > SM_BASE_PEAK)
+            return fmt_err(x, "dataset /search/intensity: spectrum %zu has an intensity "
+                              "outside 1..%d", c->i, SM_BASE_PEAK);
+    }
+    hash_array(c->sha, buf, len, K_U16);
+    return SM_OK;
+}
+
+/* Search-only variant of read_search when the stored index is used: the spectra are
+ * checked and hashed piece by piece, not kept (the index holds them packed). */
+static sm_status hash_search(const io *x, hid_t file, sm_library *lib, sm_sha256 *sha)
+{
+    sm_status st;
+    hid_t g = H5I_INVALID_HID;
+    size_t n = lib->n, m = 0, m1 = 0, m2 = 0;
+    void *p = NULL;
+    if ((st = open_group(x, file, "search", "/search", &g)) != SM_OK ||
+        (st = read_ds(x, g, "offsets", "/search/offsets", K_U64, &m, &p)) != SM_OK)
+        goto out;
+    const uint64_t *off = p;
+    if (m != n + 1) {
+        st = fmt_err(x, "dataset /search/offsets has %zu entries, expected %zu", m, n + 1);
+        goto out;
+    }
+    if (!offsets_ok(off, n, off[n])) {
+        st = offsets_short(x, "/search/offsets", off[n]);
+        goto out;
+    }
+    hash_array(sha, off, n + 1, K_U64);
+    struct search_check c = {x, sha, off, n, 0, 0};
+    if ((st = stream_ds(x, g, "mz", "/search/mz", K_U16, check_mz_piece, &c, &m1)) != SM_OK)
+        goto out;
+    c.i = 0;
+    if ((st = stream_ds(x, g, "intensity", "/search/intensity", K_U16, check_int_piece, &c,
+                        &m2)) != SM_OK)
+        goto out;
+    if (m1 != m2) {
+        st = fmt_err(x, "datasets /search/mz and /search/intensity differ in length");
+        goto out;
+    }
+    if (off[n] != m1) {
+        st = offsets_short(x, "/search/offsets", m1);
+        goto out;
+    }
+    lib->n_nom = m1;
+out:
+    free(p);
+    close_id(&g);
+    return st;
+}
+
+/* One stored spectrum's words checked (the only form the packer writes: kernels.h's
+ * format, m/z below n_bins, intensities 1..999, escapes only where a step needs
+ * them) and decoded into buf; its peaks, or SIZE_MAX when the words are not valid. */
+static size_t decode_checked(const uint16_t *w, size_t nw, unsigned n_bins, sm_nominal_buf *buf,
+                             uint16_t *repack)
+{
+    if (nw > SM_MAX_NOMINAL_MZ + 1)
+        return SIZE_MAX;
+    long m = -1;
+    size_t np = 0;
+    for (size_t j = 0; j < nw; j++) {
+        unsigned v = w[j], in = v & SM_PACK_INT_MASK, d = (v >> 10) + 1;
+        if (in == 0) {
+            m += (long)d * SM_PACK_STEP;
+            continue;
+        }
+        m += d;
+        if (in > SM_BASE_PEAK || m >= (long)n_bins)
+            return SIZE_MAX;
+        buf->mz[np] = (uint16_t)m;
+        buf->intensity[np++] = (uint16_t)in;
+    }
+    sm_nominal s = {np, buf->mz, buf->intensity};
+    if (sm_pack_(s, NULL) != nw)
+        return SIZE_MAX;
+    sm_pack_(s, repack);
+    return memcmp(repack, w, nw * sizeof *w) == 0 ? np : SIZE_MAX;
+}
+
+/* Reads the stored index into lib (as sm_index_build_ leaves it): checked to be
+ * whole and consistent before anything uses it, and against its checksum. */
+static sm_status read_index(const io *x, hid_t file, sm_library *lib, uint32_t block,
+                            uint32_t n_bins)
+{
+    size_t n = lib->n, m = 0, n_words = 0, n_dense = 0, n_sparse = 0;
+    sm_status st = SM_OK;
+    hid_t g = H5I_INVALID_HID;
+    void *p = NULL;
+    char *sum = NULL;
+    uint64_t *off = NULL;
+    uint16_t *w = NULL, *dense_mz = NULL, *peaks = NULL, *repack = NULL;
+    uint8_t *seen = NULL;
+    sm_nominal_buf *buf = NULL;
+    sm_index *ix = calloc(1, sizeof *ix);
+    if (ix == NULL)
+        goto nomem;
+    ix->n_bins = n_bins;
+    ix->block = block;
+    ix->n_blocks = (n + block - 1) / block;
+    ix->stride = (ix->n_blocks + 15) & ~(size_t)15;
+
+    if ((st = open_group(x, file, "index", "/index", &g)) != SM_OK ||
+        (st = read_attr_str(x, g, "checksum", &sum)) != SM_OK)
+        goto out;
+    if ((st = read_ds(x, g, "order", "/index/order", K_U32, &m, &p)) != SM_OK)
+        goto out;
+    ix->order = p;
+    if (m != n) {
+        st = fmt_err(x, "dataset /index/order has %zu entries, expected %zu", m, n);
+        goto out;
+    }
+    if ((seen = calloc(n, 1)) == NULL)
+        goto nomem;
+    for (size_t q = 0; q < n; q++) {
+        if (ix->order[q] >= n || seen[ix->order[q]]) {
+            st = fmt_err(x, "dataset /index/order is not an ordering of the %zu spectra", n);
+            goto out;
+        }
+        seen[ix->order[q]] = 1;
+    }
+    if ((st = read_ds(x, g, "words", "/index/words", K_U16, &n_words, &p)) != SM_OK)
+        goto out;
+    w = p;
+    if ((st = read_offsets(x, g, "word_offsets", "/index/word_offsets", n, n_words, &off)) !=
+        SM_OK)
+        goto out;
+    if ((st = read_ds(x, g, "dense_mz", "/index/dense_mz", K_U16, &n_dense, &p)) != SM_OK)
+        goto out;
+    dense_mz = p;
+    for (size_t d = 0; d < n_dense; d++)
+        if (dense_mz[d] >= n_bins || (d > 0 && dense_mz[d] <= dense_mz[d - 1])) {
+            st = fmt_err(x, "dataset /index/dense_mz is not ascending within 0..%lu",
+                         (unsigned long)n_bins - 1);
+            goto out;
+        }
+    if ((st = read_ds(x, g, "envelopes", "/index/envelopes", K_U8, &m, &p)) != SM_OK)
+        goto out;
+    ix->env = p;
+    if (m != n_dense * ix->stride) {
+        st = fmt_err(x, "dataset /index/envelopes has %zu entries, expected %zu", m,
+                     n_dense * ix->stride);
+        goto out;
+    }
+    if ((st = read_ds(x, g, "sparse_block", "/index/sparse_block", K_U32, &n_sparse, &p)) !=
+        SM_OK)
+        goto out;
+    ix->sp_block = p;
+    for (size_t e = 0; e < n_sparse; e++)
+        if (ix->sp_block[e] >= ix->n_blocks) {
+            st = fmt_err(x, "dataset /index/sparse_block names a block past the %zu there are",
+                         ix->n_blocks);
+            goto out;
+        }
+    if ((st = read_ds(x, g, "sparse_code", "/index/sparse_code", K_U8, &m, &p)) != SM_OK)
+        goto out;
+    ix->sp_code = p;
+    if (m != n_sparse) {
+        st = fmt_err(x, "datasets /index/sparse_block and /index/sparse_code differ in length");
+        goto out;
+    }
+    if ((st = read_offsets(x, g, "sparse_offsets", "/index/sparse_offsets", n_bins, n_sparse,
+                           &ix->sp_off)) != SM_OK)
+        goto out;
+    if ((st = read_ds(x, g, "row_scale", "/index/row_scale", K_F32, &m, &p)) != SM_OK)
+        goto out;
+    ix->row_scale = p;
+    if (m != n_bins) {
+        st = fmt_err(x, "dataset /index/row_scale has %zu entries, expected %lu", m,
+                     (unsigned long)n_bins);
+        goto out;
+    }
+    for (size_t b = 0; b < n_bins; b++)
+        if (!(isfinite(ix->row_scale[b]) && ix->row_scale[b] >= 0)) {
+            st = fmt_err(x, "dataset /index/row_scale holds a value that is not a finite "
+                            "number >= 0");
+            goto out;
+        }
+    if ((st = read_ds(x, g, "ratio", "/index/ratio", K_F32, &m, &p)) != SM_OK)
+        goto out;
+    ix->ratio = p;
+    if (m != (size_t)SM_INDEX_CUTS * ix->stride) {
+        st = fmt_err(x, "dataset /index/ratio has %zu entries, expected %zu", m,
+                     (size_t)SM_INDEX_CUTS * ix->stride);
+        goto out;
+    }
+    for (size_t r = 0; r < m; r++)
+        if (!(ix->ratio[r] >= 0)) { /* NaN too */
+            st = fmt_err(x, "dataset /index/ratio holds a value that is not a number >= 0");
+            goto out;
+        }
+
+    char want[80];
+    index_checksum(ix, n, off, w, dense_mz, n_dense, want);
+    if (strcmp(want, sum) != 0) {
+        st = sm_seterr_(x->err, SM_ERR_CHECKSUM, x->path, 0,
+                        "library index does not match its checksum (file damaged or "
+                        "modified); rebuild it with `specmatch library build`");
+        goto out;
+    }
+
+    /* what the search needs and the file does not hold: per position the norm, the
+     * peak count and the block's highest first m/z; per spectrum its position */
+    ix->row_dense = malloc(n_bins * sizeof *ix->row_dense);
+    ix->norm = malloc(n * sizeof *ix->norm);
+    ix->pos_of = malloc(n * sizeof *ix->pos_of);
+    ix->block_max_first = calloc(ix->stride, sizeof *ix->block_max_first);
+    peaks = malloc(n * sizeof *peaks);
+    buf = malloc(sizeof *buf);
+    repack = malloc((SM_MAX_NOMINAL_MZ + 1) * sizeof *repack);
+    if (!ix->row_dense || !ix->norm || !ix->pos_of || !ix->block_max_first || !peaks || !buf ||
+        !repack)
+        goto nomem;
+    for (size_t b = 0; b < n_bins; b++)
+        ix->row_dense[b] = -1;
+    for (size_t d = 0; d < n_dense; d++)
+        ix->row_dense[dense_mz[d]] = (int32_t)d;
+    for (size_t q = 0; q < n; q++) {
+        size_t np = decode_checked(w + off[q], (size_t)(off[q + 1] - off[q]), n_bins, buf,
+                                   repack);
+        if (np == SIZE_MAX) {
+            st = fmt_err(x, "dataset /index/words: the spectrum at position %zu is not "
+                            "packed as specmatch packs spectra", q);
+            goto out;
+        }
+        double norm = 0;
+        for (size_t k = 0; k < np; k++)
+            if (buf->intensity[k] > 1)
+                norm += (double)buf->mz[k] * buf->intensity[k];
+        ix->norm[q] = norm;
+        peaks[q] = (uint16_t)np;
+        ix->pos_of[ix->order[q]] = (uint32_t)q;
+        uint16_t *mf = &ix->block_max_first[q / block];
+        if (np > 0 && buf->mz[0] > *mf)
+            *mf = buf->mz[0];
+    }
+
+    free(lib->nom_off);
+    free(lib->nom_mz);
+    free(lib->nom_int);
+    lib->nom_mz = lib->nom_int = NULL;
+    lib->nom_off = off;
+    lib->nom_w = w;
+    lib->nom_peaks = peaks;
+    lib->n_words = n_words;
+    lib->index = ix;
+    lib->index_stored = true;
+    off = NULL;
+    w = NULL;
+    peaks = NULL;
+    ix = NULL;
+    goto out;
+nomem:
+    st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading /index");
+out:
+    close_id(&g);
+    free(sum);
+    free(off);
+    free(w);
+    free(dense_mz);
+    free(peaks);
+    free(repack);
+    free(seen);
+    free(buf);
+    sm_index_free_(ix);
+    return st;
+}
+
 sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_error *err)
 {
     sm_sha256 head;
@@ -1534,19 +2041,29 @@ sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_erro
     lib->base_peak = base;
     lib->n = lib->cap_n = (size_t)nsp;
 
+    /* Opened for a search, a file with an index this build can use is not indexed
+     * again: its spectra are read packed from /index, and /search only verified. */
+    bool use_index = false;
+    uint32_t ix_block = 0, ix_bins = 0;
+    if ((flags & SM_OPEN_SEARCH_ONLY) &&
+        (st = index_usable(&x, file, lib->n, &use_index, &ix_block, &ix_bins)) != SM_OK)
+        goto out;
     sm_sha256_init_(&head);
     if (flags & SM_OPEN_SEARCH_ONLY)
         st = hash_peaks(&x, file, lib, &head);
     else
         st = read_peaks(&x, file, lib);
+    if (st == SM_OK)
+        st = use_index ? hash_search(&x, file, lib, &head) : read_search(&x, file, lib);
     if (st != SM_OK ||
-        (st = read_search(&x, file, lib)) != SM_OK ||
         (st = read_compounds(&x, file, lib)) != SM_OK ||
         (st = read_sources(&x, file, lib)) != SM_OK)
         goto out;
 
     /* Last, so that a structurally broken file gets a precise message first. */
-    if (flags & SM_OPEN_SEARCH_ONLY)
+    if (use_index)
+        checksum_rest(&head, lib, lib->checksum);
+    else if (flags & SM_OPEN_SEARCH_ONLY)
         checksum_tail(&head, lib, lib->checksum);
     else
         sm_content_checksum_(lib, lib->checksum);
@@ -1569,6 +2086,8 @@ sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_erro
     }
     /* After the content: /controls is an addition of format 1.1 with its own checksum. */
     if ((st = read_controls(&x, file, lib)) != SM_OK)
+        goto out;
+    if (use_index && (st = read_index(&x, file, lib, ix_block, ix_bins)) != SM_OK)
         goto out;
 
 out:

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "sm_internal.h"
 
 size_t sm_index_small_ = SM_INDEX_SMALL;
@@ -206,11 +207,18 @@ static float float_up(double v)
     return f;
 }
 
-sm_status sm_index_build_(sm_library *lib, sm_error *err)
+/* The index of lib's spectra and the spectra packed in its blocked order (pk).
+ * With install, the library takes both and its unpacked arrays are freed as soon as
+ * the packed ones exist, before the envelopes are built (the peak of memory while
+ * opening); without, lib is left as it was (the writer's copy for the file). */
+static sm_status index_make(sm_library *lib, bool install, sm_index **out, sm_packed_ *pk,
+                            sm_error *err)
 {
     size_t n = lib->n;
     sm_index *ix = calloc(1, sizeof *ix);
     keyed *keys = NULL;
+    *out = NULL;
+    memset(pk, 0, sizeof *pk);
     if (ix == NULL)
         goto nomem;
 
@@ -294,14 +302,18 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     }
     for (size_t p = 0; p < n; p++)
         sm_pack_(sm_nominal_at_(lib, ix->order[p], NULL, NULL), w + off[p]);
-    free(lib->nom_mz);
-    free(lib->nom_int);
-    free(lib->nom_off);
-    lib->nom_mz = lib->nom_int = NULL;
-    lib->nom_off = off;
-    lib->nom_w = w;
-    lib->nom_peaks = peaks;
-    lib->n_words = off[n];
+    *pk = (sm_packed_){off, w, peaks, off[n]};
+    if (install) {
+        free(lib->nom_mz);
+        free(lib->nom_int);
+        free(lib->nom_off);
+        lib->nom_mz = lib->nom_int = NULL;
+        lib->nom_off = off;
+        lib->nom_w = w;
+        lib->nom_peaks = peaks;
+        lib->n_words = off[n];
+        memset(pk, 0, sizeof *pk);
+    }
     free(ix->norm);
     ix->norm = norm_pos;
 
@@ -321,7 +333,10 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     size_t n_touched = 0;
     for (size_t p = 0; p < n; p++) {
         size_t b = p / ix->block;
-        sm_nominal s = sm_nominal_at_(lib, p, buf->mz, buf->intensity);
+        uint64_t o = off[p];
+        size_t np = sm_kernel_get_()->unpack(w + o, (size_t)(off[p + 1] - o), buf->mz,
+                                             buf->intensity);
+        sm_nominal s = {np, buf->mz, buf->intensity};
         double total = ix->norm[p];
         if (s.n > 0 && s.mz[0] > ix->block_max_first[b])
             ix->block_max_first[b] = s.mz[0];
@@ -365,10 +380,35 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err)
     free(buf);
     if (pack_rows(ix) != SM_OK)
         goto nomem;
-    lib->index = ix;
+    if (install)
+        lib->index = ix;
+    else
+        *out = ix;
     return SM_OK;
 nomem:
     free(keys);
     sm_index_free_(ix);
+    sm_packed_free_(pk);
     return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory building the search index");
+}
+
+sm_status sm_index_build_(sm_library *lib, sm_error *err)
+{
+    sm_index *ix;
+    sm_packed_ pk;
+    return index_make(lib, true, &ix, &pk, err);
+}
+
+sm_status sm_index_compute_(const sm_library *lib, sm_index **out, sm_packed_ *pk, sm_error *err)
+{
+    /* without install, index_make only reads lib */
+    return index_make((sm_library *)lib, false, out, pk, err);
+}
+
+void sm_packed_free_(sm_packed_ *pk)
+{
+    free(pk->off);
+    free(pk->w);
+    free(pk->peaks);
+    memset(pk, 0, sizeof *pk);
 }

@@ -358,7 +358,7 @@ sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out,
         for (int f = 0; f < SM_CONTROL_COUNT; f++)
             sm_strcol_compact_(&lib->ctl[f], lib->n);
     }
-    if (st == SM_OK)
+    if (st == SM_OK && lib->index == NULL) /* else read from the file */
         st = sm_index_build_(lib, err);
     if (st != SM_OK) {
         sm_library_free_contents_(lib);

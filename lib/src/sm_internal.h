@@ -9,7 +9,7 @@
 
 #define SM_FORMAT_NAME "specmatch-library"
 #define SM_FORMAT_MAJOR 1u
-#define SM_FORMAT_MINOR 1u /* 1.1: /controls */
+#define SM_FORMAT_MINOR 2u /* 1.1: /controls; 1.2: /index */
 
 /* A column of strings, one per spectrum: spectrum i is data[off[i] .. off[i+1]),
  * not NUL-terminated in the file; in memory every string is followed by a NUL that
@@ -160,7 +160,26 @@ sm_status sm_search_or_park_(sm_searcher *s, bool may_park, sm_nominal q, size_t
  * The tests set 0 to send every query through its group. */
 extern long sm_search_group_budget_;
 
+/* The library's spectra packed (kernels.h) in the index's blocked order: position
+ * p's words are w[off[p] .. off[p + 1]), peaks[p] its peaks. */
+typedef struct sm_packed_ {
+    uint64_t *off;
+    uint16_t *w;
+    uint16_t *peaks;
+    size_t n_words;
+} sm_packed_;
+
+/* Builds the index of an opened library: it takes the packed spectra and frees its
+ * unpacked ones. */
 sm_status sm_index_build_(sm_library *lib, sm_error *err);
+/* The same index and packed spectra for a library that stays as it is (the writer
+ * stores them in the file, h5io.c). */
+sm_status sm_index_compute_(const sm_library *lib, sm_index **out, sm_packed_ *pk,
+                            sm_error *err);
+void sm_packed_free_(sm_packed_ *pk);
+/* Bumped whenever what index.c builds changes: a file's stored index of another
+ * version is not used (the library is indexed at open instead). */
+#define SM_INDEX_VERSION 1u
 
 /* Packs s (m/z ascending, intensities 1..999) into w (NULL: only counts); returns
  * the words: each moves m/z on by one at least, so at most SM_MAX_NOMINAL_MZ + 1. */
@@ -223,6 +242,7 @@ struct sm_library {
     char *ctl_sha256;       /* SHA-256 of the table file, 64 hex */
     uint64_t ctl_rows;      /* rows in the table, matched or not */
 
+    bool index_stored;      /* the index was read from the file (format 1.2), not built */
     sm_index *index;        /* NULL until built (opened libraries only). Once built,
                                the nominal arrays are stored in blocked order (index->
                                pos_of maps a library index to its slot) so that a block's
