@@ -16,6 +16,7 @@ unsigned sm_cpu_count(void)
  * together; past MAX_DEFERRED waiting (a group takes up to ~2 MB), the thread that
  * fills one sweeps it alone at once. */
 #define MAX_DEFERRED 8
+_Static_assert(MAX_DEFERRED + 1 <= SM_SWEEP_GROUPS, "the kept groups are swept together");
 
 typedef struct batch {
     const sm_library *lib;
@@ -110,15 +111,16 @@ static void *worker(void *arg)
 
 typedef struct sweep_job {
     const sm_library *lib;
-    sm_group *g;
-    sm_group_part *part;
+    sm_group *const *gs;
+    sm_group_part *const *ps; /* this thread's part of each group */
+    size_t ng;
     atomic_size_t *cursor;
 } sweep_job;
 
 static void *sweeper(void *arg)
 {
     sweep_job *j = arg;
-    sm_group_sweep_(j->lib, j->g, j->part, j->cursor);
+    sm_groups_sweep_(j->lib, j->gs, j->ps, j->ng, j->cursor);
     return NULL;
 }
 
@@ -140,31 +142,35 @@ static void run_threads(void *(*fn)(void *), void *args, size_t arg_size, unsign
     free(tid);
 }
 
-/* The kept groups, each swept by all the threads at once, then completed. */
+/* The kept groups, swept together by all the threads at once (a block's spectra
+ * unpacked once for all of them), then completed. */
 static sm_status sweep_deferred(batch *b, unsigned n_threads, sm_error *err)
 {
-    sm_group_part **parts = calloc(n_threads, sizeof *parts);
+    size_t ng = b->n_deferred; /* at most MAX_DEFERRED + 1 <= SM_SWEEP_GROUPS */
+    sm_group_part **parts = calloc((size_t)n_threads * ng, sizeof *parts);
     sweep_job *jobs = calloc(n_threads, sizeof *jobs);
     sm_nominal_buf *buf = malloc(sizeof *buf);
     sm_status st = parts && jobs && buf ? SM_OK
                                         : sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
-    for (unsigned t = 0; t < n_threads && st == SM_OK; t++)
-        st = sm_group_part_new_(b->k, &parts[t], err);
-    for (size_t i = 0; i < b->n_deferred && st == SM_OK; i++) {
-        sm_group *g = b->deferred[i];
+    for (size_t p = 0; p < (size_t)n_threads * ng && st == SM_OK; p++)
+        st = sm_group_part_new_(b->k, &parts[p], err);
+    if (st == SM_OK) {
         atomic_size_t cursor;
         atomic_init(&cursor, 0);
         for (unsigned t = 0; t < n_threads; t++) {
-            sm_group_part_begin_(parts[t], g);
-            jobs[t] = (sweep_job){b->lib, g, parts[t], &cursor};
+            for (size_t i = 0; i < ng; i++)
+                sm_group_part_begin_(parts[t * ng + i], b->deferred[i]);
+            jobs[t] = (sweep_job){b->lib, b->deferred, parts + t * ng, ng, &cursor};
         }
         run_threads(sweeper, jobs, sizeof jobs[0], n_threads);
-        for (unsigned t = 0; t < n_threads; t++)
-            sm_group_part_merge_(g, parts[t]);
-        sm_group_finish_(g, buf);
+        for (size_t i = 0; i < ng; i++) {
+            for (unsigned t = 0; t < n_threads; t++)
+                sm_group_part_merge_(b->deferred[i], parts[t * ng + i]);
+            sm_group_finish_(b->deferred[i], buf);
+        }
     }
-    for (unsigned t = 0; parts != NULL && t < n_threads; t++)
-        sm_group_part_free_(parts[t]);
+    for (size_t p = 0; parts != NULL && p < (size_t)n_threads * ng; p++)
+        sm_group_part_free_(parts[p]);
     free(parts);
     free(jobs);
     free(buf);

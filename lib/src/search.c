@@ -721,16 +721,38 @@ static double group_bound(const sm_group *g, unsigned l, const sm_group_sums *gs
                                (double)gs->t2_num[l] * (1.0 + 1.0 / 4096), gs->t2_den[l]);
 }
 
+/* One spectrum (at position pos, unpacked: n peaks mz/in) of a block that lanes
+ * `need` of g still need: bounded for all lanes at once (group_sums, with tab's
+ * floors), then exactly for the lanes let through, and scored for those whose bound
+ * reaches the floor of their list ts[l]; tab->floor follows the lists. */
+static void sweep_spectrum(const sm_library *lib, const sm_kernel *kern, sm_group *g,
+                           sm_group_tab *tab, topk *const *ts, unsigned need, size_t pos,
+                           const uint16_t *mz, const uint16_t *in, size_t n,
+                           sm_search_stats *st)
+{
+    const sm_index *ix = lib->index;
+    sm_group_sums gs;
+    unsigned pass = kern->group_sums(tab, mz, in, n, ix->norm[pos], &gs);
+    st->bounded += (uint64_t)__builtin_popcount(need);
+    for (unsigned left = need & pass; left != 0; left &= left - 1) {
+        unsigned l = (unsigned)__builtin_ctz(left);
+        topk *t = ts[l];
+        double bound = n > 0 ? group_bound(g, l, &gs, mz, in, n, ix->norm[pos]) : -0.5;
+        if (can_skip(bound, topk_floor(t)))
+            continue;
+        st->exact++;
+        topk_offer(t, ix->order[pos], sm_match_factor(g->lane[l].q, (sm_nominal){n, mz, in}, 0));
+        tab->floor[l] = (float)topk_floor(t);
+    }
+}
+
 /* Blocks [b0, b1) of the group's sweep, in memory order: each spectrum a lane still
- * needs is bounded for all lanes at once (group_sums, with tab's floors), then
- * exactly for the lanes let through, and scored for those whose bound reaches the
- * floor of their list ts[l]; tab->floor follows the lists. mark[] is cleared. */
+ * needs goes through sweep_spectrum. mark[] is cleared. */
 static void sweep_blocks(const sm_library *lib, const sm_kernel *kern, sm_group *g,
                          sm_group_tab *tab, topk *const *ts, size_t b0, size_t b1,
                          sm_nominal_buf *buf, sm_search_stats *st)
 {
     const sm_index *ix = lib->index;
-    sm_group_sums gs;
     uint16_t *mz = buf->mz, *in = buf->intensity;
     for (size_t b = b0; b < b1; b++) {
         unsigned need = g->mark[b];
@@ -744,19 +766,7 @@ static void sweep_blocks(const sm_library *lib, const sm_kernel *kern, sm_group 
         for (size_t pos = b * ix->block; pos < end; pos++) {
             uint64_t o = lib->nom_off[pos];
             size_t n = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[pos + 1] - o), mz, in);
-            unsigned pass = kern->group_sums(tab, mz, in, n, ix->norm[pos], &gs);
-            st->bounded += (uint64_t)__builtin_popcount(need);
-            for (unsigned left = need & pass; left != 0; left &= left - 1) {
-                unsigned l = (unsigned)__builtin_ctz(left);
-                topk *t = ts[l];
-                double bound = n > 0 ? group_bound(g, l, &gs, mz, in, n, ix->norm[pos]) : -0.5;
-                if (can_skip(bound, topk_floor(t)))
-                    continue;
-                st->exact++;
-                topk_offer(t, ix->order[pos],
-                           sm_match_factor(g->lane[l].q, (sm_nominal){n, mz, in}, 0));
-                tab->floor[l] = (float)topk_floor(t);
-            }
+            sweep_spectrum(lib, kern, g, tab, ts, need, pos, mz, in, n, st);
         }
     }
 }
@@ -792,7 +802,7 @@ void sm_group_flush_(sm_searcher *s, sm_group *g)
     group_finish(g, &s->lbuf);
 }
 
-/* One thread's share of a group swept by several (sm_group_sweep_): its own lists,
+/* One thread's share of a group swept by several (sm_groups_sweep_): its own lists,
  * and its own copy of the tables' header for their floors. */
 struct sm_group_part {
     sm_group_tab tab;
@@ -836,25 +846,86 @@ void sm_group_part_begin_(sm_group_part *p, const sm_group *g)
     }
 }
 
-void sm_group_sweep_(const sm_library *lib, sm_group *g, sm_group_part *p,
-                     _Atomic size_t *cursor)
+/* Several groups swept at once (up to SM_SWEEP_GROUPS), each with this thread's part
+ * ps[i]: a block any of them needs is unpacked once, then each group that needs it
+ * takes its spectra in turn. Chunks of n_blocks / 64 blocks (16 to SM_GROUP_CHUNK)
+ * from the shared cursor, so that a small library is shared among the threads too. */
+void sm_groups_sweep_(const sm_library *lib, sm_group *const *gs, sm_group_part *const *ps,
+                      size_t ng, _Atomic size_t *cursor)
 {
-    const size_t n_blocks = lib->index->n_blocks;
-    /* chunks of at most SM_GROUP_CHUNK blocks, 64 or more of them: a small library
-     * is shared among the threads too */
+    const sm_index *ix = lib->index;
+    const size_t n_blocks = ix->n_blocks;
     size_t chunk = n_blocks / 64;
     chunk = chunk < 16 ? 16 : chunk > SM_GROUP_CHUNK ? SM_GROUP_CHUNK : chunk;
-    topk *ts[SM_GROUP];
-    for (unsigned l = 0; l < g->n_lanes; l++)
-        ts[l] = &p->t[l];
+    if (ng == 0)
+        return;
+    /* the block's spectra one after another: at most block x (SM_MAX_NOMINAL_MZ + 1) */
+    size_t cap = ix->block * (SM_MAX_NOMINAL_MZ + 1);
+    uint16_t *bmz = malloc(cap * sizeof *bmz), *bin = malloc(cap * sizeof *bin);
+    if (ng > SM_SWEEP_GROUPS || bmz == NULL || bin == NULL) { /* one after another */
+        free(bmz);
+        free(bin);
+        for (;;) {
+            size_t c = atomic_fetch_add(cursor, 1);
+            size_t b0 = c * chunk;
+            if (b0 >= n_blocks)
+                break;
+            size_t b1 = n_blocks - b0 > chunk ? b0 + chunk : n_blocks;
+            for (size_t i = 0; i < ng; i++) {
+                topk *ts[SM_GROUP];
+                for (unsigned l = 0; l < gs[i]->n_lanes; l++)
+                    ts[l] = &ps[i]->t[l];
+                sweep_blocks(lib, gs[i]->kern, gs[i], &ps[i]->tab, ts, b0, b1, &ps[i]->buf,
+                             &ps[i]->stats);
+            }
+        }
+        return;
+    }
+    topk *ts[SM_SWEEP_GROUPS][SM_GROUP];
+    for (size_t i = 0; i < ng; i++)
+        for (unsigned l = 0; l < gs[i]->n_lanes; l++)
+            ts[i][l] = &ps[i]->t[l];
+    const sm_kernel *kern = gs[0]->kern;
+    size_t off[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE + 1
+                                                         : SM_INDEX_BLOCK_SMALL + 1];
     for (;;) {
         size_t c = atomic_fetch_add(cursor, 1);
         size_t b0 = c * chunk;
         if (b0 >= n_blocks)
             break;
         size_t b1 = n_blocks - b0 > chunk ? b0 + chunk : n_blocks;
-        sweep_blocks(lib, g->kern, g, &p->tab, ts, b0, b1, &p->buf, &p->stats);
+        for (size_t b = b0; b < b1; b++) {
+            unsigned any = 0;
+            for (size_t i = 0; i < ng; i++)
+                any |= gs[i]->mark[b];
+            if (any == 0)
+                continue;
+            size_t p0 = b * ix->block, p1 = p0 + ix->block < lib->n ? p0 + ix->block : lib->n;
+            off[0] = 0;
+            for (size_t pos = p0; pos < p1; pos++) {
+                uint64_t o = lib->nom_off[pos];
+                size_t k = pos - p0;
+                off[k + 1] = off[k] + kern->unpack(lib->nom_w + o,
+                                                   (size_t)(lib->nom_off[pos + 1] - o),
+                                                   bmz + off[k], bin + off[k]);
+            }
+            for (size_t i = 0; i < ng; i++) {
+                unsigned need = gs[i]->mark[b];
+                if (need == 0)
+                    continue;
+                gs[i]->mark[b] = 0;
+                ps[i]->stats.blocks_scanned++;
+                for (size_t pos = p0; pos < p1; pos++) {
+                    size_t k = pos - p0;
+                    sweep_spectrum(lib, kern, gs[i], &ps[i]->tab, ts[i], need, pos,
+                                   bmz + off[k], bin + off[k], off[k + 1] - off[k],
+                                   &ps[i]->stats);
+                }
+            }
+        }
     }
+    free(bmz);
+    free(bin);
 }
 
 void sm_group_part_merge_(sm_group *g, const sm_group_part *p)

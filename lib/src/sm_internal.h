@@ -131,7 +131,7 @@ double sm_bound_from_sums_(double nu, double nl, float dot, uint32_t n1, uint32_
  * the searcher (*parked true) for sm_group_adopt_, which must come next; the
  * group's sweep completes its hits (its arrays and hit buffer must stay valid until
  * then). A group is swept by one thread (sm_group_flush_) or by several at once:
- * each with a part of its own (sm_group_part_begin_, sm_group_sweep_ taking chunks
+ * each with a part of its own (sm_group_part_begin_, sm_groups_sweep_ taking chunks
  * of up to SM_GROUP_CHUNK blocks from a shared cursor), merged afterwards in any order
  * (sm_group_part_merge_: the lists are exact whichever thread saw which spectrum),
  * then sm_group_finish_. sm_group_new_ gives NULL (no error) when the active
@@ -150,8 +150,11 @@ void sm_group_flush_(sm_searcher *s, sm_group *g);
 sm_status sm_group_part_new_(size_t k, sm_group_part **out, sm_error *err);
 void sm_group_part_free_(sm_group_part *p);
 void sm_group_part_begin_(sm_group_part *p, const sm_group *g);
-void sm_group_sweep_(const sm_library *lib, sm_group *g, sm_group_part *p,
-                     _Atomic size_t *cursor);
+/* Up to SM_SWEEP_GROUPS groups swept together, ps[i] this thread's part of gs[i]
+ * (each begun): a block's spectra are unpacked once for all of them. */
+#define SM_SWEEP_GROUPS 16
+void sm_groups_sweep_(const sm_library *lib, sm_group *const *gs, sm_group_part *const *ps,
+                      size_t ng, _Atomic size_t *cursor);
 void sm_group_part_merge_(sm_group *g, const sm_group_part *p);
 void sm_group_finish_(sm_group *g, sm_nominal_buf *buf);
 sm_status sm_search_or_park_(sm_searcher *s, bool may_park, sm_nominal q, size_t k,
