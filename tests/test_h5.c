@@ -562,12 +562,16 @@ static void set_index_version(const char *path, uint32_t v)
     close_sealed(f);
 }
 
-static void read_search_only(const char *path, bool indexed)
+static void read_search_only(const char *path, bool indexed, int in_file)
 {
     sm_library b;
     sm_error err = fresh_err();
     assert_int_equal(sm_h5_read_(path, &b, SM_OPEN_SEARCH_ONLY, &err), SM_OK);
     assert_int_equal(b.index_stored, indexed);
+    sm_library_info info;
+    sm_library_get_info(&b, &info);
+    assert_int_equal(info.stored_index, in_file);
+    assert_int_equal(info.index_block, in_file != 0 ? SM_INDEX_BLOCK_SMALL : 0);
     if (indexed) {
         assert_non_null(b.index);
         assert_non_null(b.nom_w);
@@ -582,11 +586,14 @@ static void test_stored_index(void **state)
 {
     (void)state;
     written_copy("ix.h5");
-    read_search_only(tmp("ix.h5"), true);
+    read_search_only(tmp("ix.h5"), true, 1);
     sm_library b;
     sm_error err = fresh_err();
     assert_int_equal(sm_h5_read_(tmp("ix.h5"), &b, 0, &err), SM_OK);
     assert_null(b.index); /* a full read keeps /search as it is */
+    sm_library_info info;
+    sm_library_get_info(&b, &info);
+    assert_int_equal(info.stored_index, 1); /* and knows the file has an index */
     sm_library_free_contents_(&b);
 
     /* an envelope byte changed and the file resealed: the index's checksum */
@@ -624,13 +631,13 @@ static void test_stored_index(void **state)
     /* an index of another version is not used: the library is indexed at open */
     written_copy("ix-v9.h5");
     set_index_version(tmp("ix-v9.h5"), 9);
-    read_search_only(tmp("ix-v9.h5"), false);
+    read_search_only(tmp("ix-v9.h5"), false, -1);
     /* nor is a file without one (format 1.1) refused */
     written_copy("ix-none.h5");
     hid_t f = open_rw(tmp("ix-none.h5"));
     assert_true(H5Ldelete(f, "index", H5P_DEFAULT) >= 0);
     close_sealed(f);
-    read_search_only(tmp("ix-none.h5"), false);
+    read_search_only(tmp("ix-none.h5"), false, 0);
     /* and opened for a search, both give the same index as the file's */
     sm_library *x = NULL, *y = NULL;
     err = fresh_err();

@@ -1616,13 +1616,14 @@ static sm_status open_file(const io *x, hid_t *file)
 /* Whether /index can serve this build: of this index version, with this build's cuts
  * and the block size it picks for n spectra (which the tests change). Another is
  * left alone, and the library is indexed when opened. */
-static sm_status index_usable(const io *x, hid_t file, size_t n, bool *usable, uint32_t *block,
-                              uint32_t *n_bins)
+static sm_status index_usable(const io *x, hid_t file, sm_library *lib, bool *usable,
+                              uint32_t *block, uint32_t *n_bins)
 {
     static const char *const names[6] = {"version", "block", "n_bins", "cuts", "cut0",
                                          "cut_step"};
     uint32_t v[6] = {0};
     hid_t g = H5I_INVALID_HID;
+    size_t n = lib->n;
     *usable = false;
     if (n == 0)
         return SM_OK;
@@ -1637,6 +1638,8 @@ static sm_status index_usable(const io *x, hid_t file, size_t n, bool *usable, u
     close_id(&g);
     if (st != SM_OK)
         return st;
+    lib->index_in_file = -1;
+    lib->index_block = v[1];
     size_t want = n <= sm_index_small_ ? SM_INDEX_BLOCK_SMALL : SM_INDEX_BLOCK_LARGE;
     if (v[0] != SM_INDEX_VERSION || v[1] != want || v[3] != SM_INDEX_CUTS ||
         v[4] != SM_INDEX_CUT0 || v[5] != SM_INDEX_CUT_STEP)
@@ -1647,6 +1650,7 @@ static sm_status index_usable(const io *x, hid_t file, size_t n, bool *usable, u
     *block = v[1];
     *n_bins = v[2];
     *usable = true;
+    lib->index_in_file = 1;
     return SM_OK;
 }
 
@@ -2045,9 +2049,10 @@ sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_erro
      * again: its spectra are read packed from /index, and /search only verified. */
     bool use_index = false;
     uint32_t ix_block = 0, ix_bins = 0;
-    if ((flags & SM_OPEN_SEARCH_ONLY) &&
-        (st = index_usable(&x, file, lib->n, &use_index, &ix_block, &ix_bins)) != SM_OK)
+    if ((st = index_usable(&x, file, lib, &use_index, &ix_block, &ix_bins)) != SM_OK)
         goto out;
+    if (!(flags & SM_OPEN_SEARCH_ONLY)) /* read whole, the library is indexed at open */
+        use_index = false;
     sm_sha256_init_(&head);
     if (flags & SM_OPEN_SEARCH_ONLY)
         st = hash_peaks(&x, file, lib, &head);

@@ -490,6 +490,8 @@ void sm_library_get_info(const sm_library *lib, sm_library_info *info)
     info->base_peak = lib->base_peak;
     info->n_spectra = lib->n;
     info->n_sources = lib->n_sources;
+    info->stored_index = lib->index_in_file;
+    info->index_block = lib->index_in_file != 0 ? lib->index_block : 0;
 }
 
 void sm_library_source(const sm_library *lib, size_t j, const char **path,

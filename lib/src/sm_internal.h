@@ -246,6 +246,8 @@ struct sm_library {
     uint64_t ctl_rows;      /* rows in the table, matched or not */
 
     bool index_stored;      /* the index was read from the file (format 1.2), not built */
+    int index_in_file;      /* the file's /index: 1 usable, 0 none, -1 of another kind */
+    unsigned index_block;   /* its block size, 0 without */
     sm_index *index;        /* NULL until built (opened libraries only). Once built,
                                the nominal arrays are stored in blocked order (index->
                                pos_of maps a library index to its slot) so that a block's
