@@ -1940,14 +1940,7 @@ static sm_status read_index(const io *x, hid_t file, sm_library *lib, uint32_t b
             *mf = buf->mz[0];
     }
 
-    free(lib->nom_off);
-    free(lib->nom_mz);
-    free(lib->nom_int);
-    lib->nom_mz = lib->nom_int = NULL;
-    lib->nom_off = off;
-    lib->nom_w = w;
-    lib->nom_peaks = peaks;
-    lib->n_words = n_words;
+    sm_library_take_packed_(lib, &(sm_packed_){off, w, peaks, n_words});
     lib->index = ix;
     lib->index_stored = true;
     off = NULL;

@@ -419,14 +419,7 @@ static sm_status index_make(sm_library *lib, bool install, sm_index **out, sm_pa
         sm_pack_(sm_nominal_at_(lib, ix->order[p], NULL, NULL), w + off[p]);
     *pk = (sm_packed_){off, w, peaks, off[n]};
     if (install) {
-        free(lib->nom_mz);
-        free(lib->nom_int);
-        free(lib->nom_off);
-        lib->nom_mz = lib->nom_int = NULL;
-        lib->nom_off = off;
-        lib->nom_w = w;
-        lib->nom_peaks = peaks;
-        lib->n_words = off[n];
+        sm_library_take_packed_(lib, pk);
         memset(pk, 0, sizeof *pk);
     }
     free(ix->norm);
@@ -518,6 +511,18 @@ sm_status sm_index_compute_(const sm_library *lib, sm_index **out, sm_packed_ *p
 {
     /* without install, index_make only reads lib */
     return index_make((sm_library *)lib, false, out, pk, err);
+}
+
+void sm_library_take_packed_(sm_library *lib, const sm_packed_ *pk)
+{
+    free(lib->nom_mz);
+    free(lib->nom_int);
+    free(lib->nom_off);
+    lib->nom_mz = lib->nom_int = NULL;
+    lib->nom_off = pk->off;
+    lib->nom_w = pk->w;
+    lib->nom_peaks = pk->peaks;
+    lib->n_words = pk->n_words;
 }
 
 void sm_packed_free_(sm_packed_ *pk)

@@ -846,6 +846,19 @@ void sm_group_part_begin_(sm_group_part *p, const sm_group *g)
     }
 }
 
+/* The next chunk [*b0, *b1) of the n_blocks from the shared cursor; false when none
+ * is left. */
+static bool next_chunk(_Atomic size_t *cursor, size_t chunk, size_t n_blocks, size_t *b0,
+                       size_t *b1)
+{
+    size_t c = atomic_fetch_add(cursor, 1);
+    *b0 = c * chunk;
+    if (*b0 >= n_blocks)
+        return false;
+    *b1 = n_blocks - *b0 > chunk ? *b0 + chunk : n_blocks;
+    return true;
+}
+
 /* Several groups swept at once (up to SM_SWEEP_GROUPS), each with this thread's part
  * ps[i]: a block any of them needs is unpacked once, then each group that needs it
  * takes its spectra in turn. Chunks of n_blocks / 64 blocks (16 to SM_GROUP_CHUNK)
@@ -865,12 +878,8 @@ void sm_groups_sweep_(const sm_library *lib, sm_group *const *gs, sm_group_part 
     if (ng > SM_SWEEP_GROUPS || bmz == NULL || bin == NULL) { /* one after another */
         free(bmz);
         free(bin);
-        for (;;) {
-            size_t c = atomic_fetch_add(cursor, 1);
-            size_t b0 = c * chunk;
-            if (b0 >= n_blocks)
-                break;
-            size_t b1 = n_blocks - b0 > chunk ? b0 + chunk : n_blocks;
+        size_t b0, b1;
+        while (next_chunk(cursor, chunk, n_blocks, &b0, &b1)) {
             for (size_t i = 0; i < ng; i++) {
                 topk *ts[SM_GROUP];
                 for (unsigned l = 0; l < gs[i]->n_lanes; l++)
@@ -888,12 +897,8 @@ void sm_groups_sweep_(const sm_library *lib, sm_group *const *gs, sm_group_part 
     const sm_kernel *kern = gs[0]->kern;
     size_t off[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE + 1
                                                          : SM_INDEX_BLOCK_SMALL + 1];
-    for (;;) {
-        size_t c = atomic_fetch_add(cursor, 1);
-        size_t b0 = c * chunk;
-        if (b0 >= n_blocks)
-            break;
-        size_t b1 = n_blocks - b0 > chunk ? b0 + chunk : n_blocks;
+    size_t b0, b1;
+    while (next_chunk(cursor, chunk, n_blocks, &b0, &b1)) {
         for (size_t b = b0; b < b1; b++) {
             unsigned any = 0;
             for (size_t i = 0; i < ng; i++)

@@ -180,6 +180,8 @@ sm_status sm_index_build_(sm_library *lib, sm_error *err);
 sm_status sm_index_compute_(const sm_library *lib, sm_index **out, sm_packed_ *pk,
                             sm_error *err);
 void sm_packed_free_(sm_packed_ *pk);
+/* The library keeps pk's arrays as its spectra (by position), its unpacked ones freed. */
+void sm_library_take_packed_(sm_library *lib, const sm_packed_ *pk);
 /* Bumped whenever what index.c builds changes: a file's stored index of another
  * version is not used (the library is indexed at open instead). */
 #define SM_INDEX_VERSION 1u
