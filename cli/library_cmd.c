@@ -357,11 +357,11 @@ static int cmd_info(int argc, char **argv)
            info.mz_round_boundary, info.base_peak);
     printf("checksum:          %s (verified)\n", info.checksum);
     if (info.stored_index > 0)
-        printf("search index:      stored (blocks of %zu), read when opened for a search\n",
+        printf("search index:      stored (blocks of %zu), read when the library is opened\n",
                info.index_block);
     else
-        printf("search index:      %s; built each time the library is opened for a search "
-               "(rebuild it with this specmatch to store one)\n",
+        printf("search index:      %s; built each time the library is opened (rebuild "
+               "it with this specmatch to store one)\n",
                info.stored_index < 0 ? "stored, of another version than this specmatch's"
                                      : "none stored");
     printf("sources:           %zu\n", info.n_sources);

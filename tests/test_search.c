@@ -248,6 +248,8 @@ static void test_indexed_equals_exhaustive(void **state)
     sm_index_small_ = SM_INDEX_SMALL;
     assert_int_equal(lib->index->block, SM_INDEX_BLOCK_SMALL);
     assert_int_equal(large->index->block, SM_INDEX_BLOCK_LARGE);
+    assert_true(lib->index_stored);    /* read from the file */
+    assert_false(large->index_stored); /* built at open: the file's is of blocks of 4 */
     /* each kernel on both block sizes, then the last (scalar, always there) again
      * with every candidate scored as soon as it is bounded above the floor */
     size_t tested = 0, nk = sm_kernel_count();
@@ -631,6 +633,9 @@ static void test_packed_and_sparse(void **state)
     assert_int_equal(sm_h5_read_(SM_DEFAULT_LIBRARY, &raw, 0, &e), SM_OK);
     sm_library *full = NULL, *so = lib; /* lib: opened for searching */
     assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &full, &e), SM_OK);
+    /* opened whole, it reads the stored index too, and keeps the peaks as read */
+    assert_true(full->index_stored);
+    assert_non_null(full->peak_mz);
     assert_non_null(full->nom_w);
     assert_null(full->nom_mz);
     assert_non_null(full->col[SM_FIELD_NAME].off); /* opened in full: offsets kept */

@@ -2038,28 +2038,30 @@ sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_erro
     lib->base_peak = base;
     lib->n = lib->cap_n = (size_t)nsp;
 
-    /* Opened for a search, a file with an index this build can use is not indexed
-     * again: its spectra are read packed from /index, and /search only verified. */
+    /* A file with an index this build can use is not indexed again when it is opened
+     * (sm_library_open_ex): its spectra are read packed from /index; opened for a
+     * search, /search is only verified, not kept. */
     bool use_index = false;
     uint32_t ix_block = 0, ix_bins = 0;
     if ((st = index_usable(&x, file, lib, &use_index, &ix_block, &ix_bins)) != SM_OK)
         goto out;
-    if (!(flags & SM_OPEN_SEARCH_ONLY)) /* read whole, the library is indexed at open */
+    if (!(flags & (SM_OPEN_SEARCH_ONLY | SM_OPEN_STORED_INDEX_)))
         use_index = false;
+    bool stream_search = use_index && (flags & SM_OPEN_SEARCH_ONLY);
     sm_sha256_init_(&head);
     if (flags & SM_OPEN_SEARCH_ONLY)
         st = hash_peaks(&x, file, lib, &head);
     else
         st = read_peaks(&x, file, lib);
     if (st == SM_OK)
-        st = use_index ? hash_search(&x, file, lib, &head) : read_search(&x, file, lib);
+        st = stream_search ? hash_search(&x, file, lib, &head) : read_search(&x, file, lib);
     if (st != SM_OK ||
         (st = read_compounds(&x, file, lib)) != SM_OK ||
         (st = read_sources(&x, file, lib)) != SM_OK)
         goto out;
 
     /* Last, so that a structurally broken file gets a precise message first. */
-    if (use_index)
+    if (stream_search)
         checksum_rest(&head, lib, lib->checksum);
     else if (flags & SM_OPEN_SEARCH_ONLY)
         checksum_tail(&head, lib, lib->checksum);

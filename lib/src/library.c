@@ -339,7 +339,7 @@ sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out,
     sm_library *lib = calloc(1, sizeof *lib);
     if (lib == NULL)
         return sm_seterr_(err, SM_ERR_NOMEM, path, 0, "out of memory");
-    sm_status st = sm_h5_read_(path, lib, flags, err);
+    sm_status st = sm_h5_read_(path, lib, flags | SM_OPEN_STORED_INDEX_, err);
     /* Queries are preprocessed by this build's rules: a library made with others
      * would be compared on different terms, so it is refused rather than searched. */
     if (st == SM_OK && (lib->mz_round_boundary != SM_MZ_ROUND_BOUNDARY ||

@@ -163,6 +163,10 @@ sm_status sm_search_or_park_(sm_searcher *s, bool may_park, sm_nominal q, size_t
  * The tests set 0 to send every query through its group. */
 extern long sm_search_group_budget_;
 
+/* sm_h5_read_ flag (sm_library_open_ex passes it): a usable stored index is read
+ * (and the unpacked spectra let go) even when the library is read whole. */
+#define SM_OPEN_STORED_INDEX_ (1u << 16)
+
 /* The library's spectra packed (kernels.h) in the index's blocked order: position
  * p's words are w[off[p] .. off[p + 1]), peaks[p] its peaks. */
 typedef struct sm_packed_ {

@@ -250,7 +250,7 @@ check build 0 "wrote mb.h5: 332 spectra" -- "$SM" library build -o mb.h5 "$MB"
 check info 0 "" "sha256 $sha, 332 spectra" -- "$SM" library info mb.h5
 check info_count 0 "" "^spectra: +332$" -- "$SM" library info mb.h5
 check info_format 0 "" "^format: +specmatch-library 1\.2$" -- "$SM" library info mb.h5
-check info_index 0 "" "^search index: +stored \(blocks of 4\), read when opened for a search$" -- "$SM" library info mb.h5
+check info_index 0 "" "^search index: +stored \(blocks of 4\), read when the library is opened$" -- "$SM" library info mb.h5
 check search_built 0 "" '"query":0,"query_name":"Fentanyl","source":"[^"]*","source_line":1,"rank":1' -- \
     "$SM" search --library mb.h5 --format jsonl --top 1 "$SPECTRA/$S"
 check build_bad 3 "library not written" -- "$SM" library build -o badlib.h5 bad.msp

@@ -225,8 +225,8 @@ typedef struct sm_library_info {
     unsigned base_peak;
     size_t n_spectra;
     size_t n_sources;
-    /* The file's search index (format 1.2): 1 stored and read by searches, 0 none
-     * (searches index the library when they open it), -1 stored but of another index
+    /* The file's search index (format 1.2): 1 stored and read when opened, 0 none
+     * (the library is indexed when opened), -1 stored but of another index
      * version or block size than this build's (likewise not used). */
     int stored_index;
     size_t index_block;           /* spectra per block of the stored index, 0 without */
