@@ -516,6 +516,40 @@ static void check_collect(const sm_kernel *k, size_t n)
         assert_int_equal(got[i], want[i]);
 }
 
+/* sketch_dot against the sums in double: n entries of `lanes` codes (some lanes all
+ * zero, some codes past n that must add nothing), ascending m/z, query weights zero
+ * at most m/z as in a search; the codes start at an odd offset. */
+static void check_sketch(const sm_kernel *k, size_t n, unsigned lanes, bool zeros)
+{
+    static uint16_t mz[MAXN + 1];
+    static uint8_t raw[(MAXN + 1) * 8 + 256 + 1];
+    static float bw[SM_MAX_NOMINAL_MZ + 2];
+    uint8_t *val = raw + 1;
+    for (size_t m = 0; m < SM_MAX_NOMINAL_MZ + 2; m++)
+        bw[m] = lcg() % 5 == 0 ? (float)(m * (1 + lcg() % 31)) / 3.0f : 0.0f;
+    unsigned m = lcg() % 40;
+    for (size_t e = 0; e < n; e++) {
+        m += 1 + lcg() % 3;
+        mz[e] = (uint16_t)(m <= SM_MAX_NOMINAL_MZ ? m : SM_MAX_NOMINAL_MZ);
+        for (unsigned l = 0; l < lanes; l++)
+            val[e * lanes + l] = (uint8_t)(zeros && l % 3 == 1 ? 0 : lcg() % 254);
+    }
+    for (size_t i = n * lanes; i < n * lanes + 256; i++)
+        val[i] = 0xFF; /* read by the vector kernels, multiplied by a zero weight */
+    float got[8];
+    k->sketch_dot(bw, mz, val, n, lanes, got);
+    for (unsigned l = 0; l < lanes; l++) {
+        double want = 0, mag = 0;
+        for (size_t e = 0; e < n; e++) {
+            want += (double)bw[mz[e]] * val[e * lanes + l];
+            mag += fabs((double)bw[mz[e]] * val[e * lanes + l]);
+        }
+        if (fabs((double)got[l] - want) > 1e-5 * mag + 1e-6)
+            fail_msg("%s sketch_dot n=%zu lanes %u lane %u: %.9g, want %.9g", k->name, n, lanes,
+                     l, (double)got[l], want);
+    }
+}
+
 static void run_all(const sm_kernel *k)
 {
     check_unpack(k);
@@ -540,6 +574,10 @@ static void run_all(const sm_kernel *k)
                 check_block_bounds(k, len > 600 ? 600 : len);
             if (k->collect_u16 != NULL && !zeros)
                 check_collect(k, len);
+            if (k->sketch_dot != NULL) {
+                check_sketch(k, len, 4, zeros);
+                check_sketch(k, len, 8, zeros);
+            }
         }
     }
     /* past the SIMD kernels' 2,048 peaks */

@@ -621,6 +621,70 @@ static void test_stored_index_is_computed_index(void **state)
     sm_library_free_contents_(&raw);
 }
 
+/* The sketch of every block of `on` (its spectra as raw has them): entries at
+ * ascending m/z, each held by a spectrum of the block, and at each spectrum's peak
+ * the code ceil(8 sqrt(I)), whose eighth is never below sqrt(I), 0 elsewhere; each
+ * spectrum's first m/z. Returns the entries. */
+static size_t check_sketches(const sm_library *on, const sm_library *raw)
+{
+    const sm_index *ix = on->index;
+    const size_t B = ix->block;
+    assert_non_null(ix->sk_off);
+    assert_int_equal(ix->sk_off[0], 0);
+    for (size_t b = 0; b < ix->n_blocks; b++) {
+        uint64_t e0 = ix->sk_off[b], e1 = ix->sk_off[b + 1];
+        assert_true(e1 > e0);
+        for (uint64_t e = e0; e < e1; e++) {
+            if (e > e0)
+                assert_true(ix->sk_mz[e] > ix->sk_mz[e - 1]);
+            unsigned any = 0;
+            for (size_t l = 0; l < B; l++)
+                any |= ix->sk_val[e * B + l];
+            assert_true(any != 0);
+        }
+        for (size_t l = 0; l < B && b * B + l < on->n; l++) {
+            size_t pos = b * B + l;
+            sm_nominal sp = sm_nominal_at_(raw, ix->order[pos], NULL, NULL);
+            assert_int_equal(ix->first_mz[pos], sp.mz[0]);
+            size_t k = 0;
+            for (uint64_t e = e0; e < e1; e++) {
+                unsigned code = ix->sk_val[e * B + l];
+                if (k < sp.n && sp.mz[k] == ix->sk_mz[e]) {
+                    unsigned in = sp.intensity[k++];
+                    assert_int_equal(code, (unsigned)ceil(8.0 * sqrt((double)in)));
+                    assert_true(code * code >= 64 * in && (code - 1) * (code - 1) < 64 * in);
+                } else {
+                    assert_int_equal(code, 0);
+                }
+            }
+            assert_int_equal(k, sp.n); /* every peak has its entry */
+        }
+    }
+    return (size_t)ix->sk_off[ix->n_blocks];
+}
+
+/* The first bound of a block's spectra reads the block's sketch (search.c): it holds
+ * the spectra, in both block sizes (the exactness tests above search with it). */
+static void test_sketches(void **state)
+{
+    (void)state;
+    sm_error e = {0};
+    sm_library raw;
+    memset(&raw, 0, sizeof raw);
+    assert_int_equal(sm_h5_read_(SM_DEFAULT_LIBRARY, &raw, 0, &e), SM_OK);
+    sm_library *large = NULL;
+    sm_index_small_ = 0;
+    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
+    sm_index_small_ = SM_INDEX_SMALL;
+    size_t small_entries = check_sketches(lib, &raw), large_entries = check_sketches(large, &raw);
+    printf("sketches: %zu entries in blocks of 4, %zu in blocks of 8 (%zu peaks)\n",
+           small_entries, large_entries, raw.n_nom);
+    /* spectra grouped by likeness share most m/z: far fewer entries than peaks */
+    assert_true(small_entries < raw.n_nom / 2 && large_entries < small_entries);
+    sm_library_close(large);
+    sm_library_free_contents_(&raw);
+}
+
 /* An opened library keeps its peaks packed and, opened for searching, its strings
  * with sparse offsets: every spectrum and every kept string reads back as the file
  * has it (read raw, without the index). */
@@ -686,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_bad_query),
         cmocka_unit_test(test_packed_and_sparse),
         cmocka_unit_test(test_stored_index_is_computed_index),
+        cmocka_unit_test(test_sketches),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,12 +1,27 @@
 /* index.c — builds the block-envelope index that lets the search skip spectra exactly (see sm_internal.h). */
+/* madvise (MADV_HUGEPAGE) */
+#define _DEFAULT_SOURCE
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "kernels/kernels.h"
 #include "sm_internal.h"
 
 size_t sm_index_small_ = SM_INDEX_SMALL;
+
+void *sm_alloc_big_(size_t size)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (size < huge)
+        return malloc(size);
+    size_t r = (size + huge - 1) & ~(huge - 1);
+    void *p = aligned_alloc(huge, r);
+    if (p != NULL)
+        madvise(p, r, MADV_HUGEPAGE);
+    return p;
+}
 
 void sm_index_free_(sm_index *ix)
 {
@@ -23,6 +38,10 @@ void sm_index_free_(sm_index *ix)
     free(ix->sp_code);
     free(ix->row_scale);
     free(ix->ratio);
+    free(ix->sk_off);
+    free(ix->sk_mz);
+    free(ix->sk_val);
+    free(ix->first_mz);
     free(ix);
 }
 
@@ -488,10 +507,13 @@ static sm_status index_make(sm_library *lib, bool install, sm_index **out, sm_pa
     free(buf);
     if (pack_rows(ix) != SM_OK)
         goto nomem;
-    if (install)
+    if (install) {
+        if (sm_index_sketch_(lib, ix, NULL) != SM_OK)
+            goto nomem;
         lib->index = ix;
-    else
+    } else {
         *out = ix;
+    }
     return SM_OK;
 nomem:
     free(keys);
@@ -531,4 +553,96 @@ void sm_packed_free_(sm_packed_ *pk)
     free(pk->w);
     free(pk->peaks);
     memset(pk, 0, sizeof *pk);
+}
+
+/* The sketch code of intensity i: ceil(8 sqrt(i)), so that code / 8 >= sqrt(i)
+ * (8 sqrt(i) is a whole number only for squares, where sqrt is exact; elsewhere it
+ * is at least 1/506 from one, far past sqrt's rounding). */
+static uint8_t sketch_code(unsigned i)
+{
+    return (uint8_t)ceil(8.0 * sqrt((double)i));
+}
+
+sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, sm_error *err)
+{
+    const size_t n = lib->n, B = ix->block;
+    const sm_kernel *kern = sm_kernel_get_();
+    uint8_t code[SM_BASE_PEAK + 1];
+    for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
+        code[i] = sketch_code(i);
+    /* the block's spectra unpacked one after another */
+    uint16_t *bmz = malloc(B * (SM_MAX_NOMINAL_MZ + 1) * sizeof *bmz);
+    uint16_t *bin = malloc(B * (SM_MAX_NOMINAL_MZ + 1) * sizeof *bin);
+    uint32_t *stamp = calloc(SM_MAX_NOMINAL_MZ + 2, sizeof *stamp);
+    ix->sk_off = malloc((ix->n_blocks + 1) * sizeof *ix->sk_off);
+    ix->first_mz = malloc((n ? n : 1) * sizeof *ix->first_mz);
+    if (!bmz || !bin || !stamp || !ix->sk_off || !ix->first_mz)
+        goto nomem;
+    size_t len[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE
+                                                         : SM_INDEX_BLOCK_SMALL];
+    /* first the entries of each block: the m/z its spectra have, counted once */
+    ix->sk_off[0] = 0;
+    for (size_t b = 0; b < ix->n_blocks; b++) {
+        size_t p0 = b * B, p1 = p0 + B < n ? p0 + B : n, u = 0;
+        for (size_t p = p0; p < p1; p++) {
+            uint64_t o = lib->nom_off[p];
+            size_t np = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[p + 1] - o), bmz, bin);
+            ix->first_mz[p] = np > 0 ? bmz[0] : UINT16_MAX;
+            for (size_t k = 0; k < np; k++)
+                if (stamp[bmz[k]] != b + 1) {
+                    stamp[bmz[k]] = (uint32_t)(b + 1);
+                    u++;
+                }
+        }
+        ix->sk_off[b + 1] = ix->sk_off[b] + u;
+    }
+    size_t entries = ix->sk_off[ix->n_blocks];
+    ix->sk_mz = sm_alloc_big_((entries ? entries : 1) * sizeof *ix->sk_mz);
+    ix->sk_val = sm_alloc_big_(entries * B + SM_SKETCH_PAD);
+    if (ix->sk_val)
+        memset(ix->sk_val, 0, entries * B + SM_SKETCH_PAD);
+    if (!ix->sk_mz || !ix->sk_val)
+        goto nomem;
+    /* then each block's spectra merged in m/z order */
+    for (size_t b = 0; b < ix->n_blocks; b++) {
+        size_t p0 = b * B, p1 = p0 + B < n ? p0 + B : n, nb = p1 - p0;
+        size_t head[sizeof len / sizeof len[0]] = {0};
+        for (size_t s = 0; s < nb; s++) {
+            uint64_t o = lib->nom_off[p0 + s];
+            len[s] = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[p0 + s + 1] - o),
+                                  bmz + s * (SM_MAX_NOMINAL_MZ + 1),
+                                  bin + s * (SM_MAX_NOMINAL_MZ + 1));
+        }
+        for (uint64_t e = ix->sk_off[b]; e < ix->sk_off[b + 1]; e++) {
+            unsigned m = UINT16_MAX;
+            for (size_t s = 0; s < nb; s++)
+                if (head[s] < len[s] && bmz[s * (SM_MAX_NOMINAL_MZ + 1) + head[s]] < m)
+                    m = bmz[s * (SM_MAX_NOMINAL_MZ + 1) + head[s]];
+            ix->sk_mz[e] = (uint16_t)m;
+            for (size_t s = 0; s < nb; s++) {
+                size_t c = s * (SM_MAX_NOMINAL_MZ + 1) + head[s];
+                if (head[s] < len[s] && bmz[c] == m) {
+                    ix->sk_val[e * B + s] = code[bin[c]];
+                    head[s]++;
+                }
+            }
+        }
+    }
+    free(bmz);
+    free(bin);
+    free(stamp);
+    return SM_OK;
+nomem:
+    free(bmz);
+    free(bin);
+    free(stamp);
+    free(ix->sk_off);
+    free(ix->sk_mz);
+    free(ix->sk_val);
+    free(ix->first_mz);
+    ix->sk_off = NULL;
+    ix->sk_mz = NULL;
+    ix->sk_val = NULL;
+    ix->first_mz = NULL;
+    return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory building the search index");
 }

@@ -210,15 +210,18 @@ sm_status sm_search_exhaustive(const sm_library *lib, sm_nominal q, size_t k, si
 }
 
 /* Upper bound of spectrum pos's MF against the query (score.c); the cheap first
- * bound is enough when it lets can_skip exclude the spectrum at this floor. */
-static double spectrum_bound(sm_searcher *s, size_t pos, double floor)
+ * bound is enough when it lets can_skip exclude the spectrum at this floor. With
+ * first_done (the block's sketch bounded it already: scan_block) only the second. */
+static double spectrum_bound(sm_searcher *s, size_t pos, double floor, bool first_done)
 {
     const sm_library *lib = s->lib;
     uint64_t o = lib->nom_off[pos];
-    s->stats.bounded++;
+    if (!first_done)
+        s->stats.bounded++;
     return sm_match_factor_bound_(s->dense, s->kern, lib->nom_w + o,
                                   (size_t)(lib->nom_off[pos + 1] - o), lib->index->norm[pos],
-                                  (floor - 0.02) / BOUND_SLACK, &s->lbuf);
+                                  first_done ? -INFINITY : (floor - 0.02) / BOUND_SLACK,
+                                  &s->lbuf);
 }
 
 /* Max-heap of candidates by bound (ties: lower index first, for a fixed order). */
@@ -271,9 +274,9 @@ size_t sm_search_heap_cap_ = SM_SEARCH_HEAP_CAP;
 
 /* Bounds one spectrum; a spectrum that may still enter the top k waits in the
  * heap (scored at once if the heap cannot grow). */
-static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t)
+static void consider(sm_searcher *s, sm_nominal q, size_t pos, topk *t, bool first_done)
 {
-    double b = spectrum_bound(s, pos, topk_floor(t));
+    double b = spectrum_bound(s, pos, topk_floor(t), first_done);
     if (can_skip(b, topk_floor(t)))
         return;
     size_t i = s->lib->index->order[pos];
@@ -310,7 +313,7 @@ static void search_unblocked(sm_searcher *s, sm_nominal q, size_t exclude, topk 
 {
     for (size_t pos = 0; pos < s->lib->n; pos++)
         if (!left_out(s, s->lib->index->order[pos], exclude))
-            consider(s, q, pos, t);
+            consider(s, q, pos, t, false);
     drain(s, q, -INFINITY, t);
 }
 
@@ -342,18 +345,106 @@ static void clear_query(sm_searcher *s, sm_nominal q)
 }
 
 /* Blocks are visited in the order of their bounds, not of memory: the hardware
- * cannot guess the next one, so its peaks are asked for a few blocks ahead. */
+ * cannot guess the next one, so its sketch is asked for a few blocks ahead. */
 #define PREFETCH_AHEAD 4
+
+static void prefetch_range(const void *from, const void *to)
+{
+    for (const char *c = from; c < (const char *)to; c += 64)
+        __builtin_prefetch(c);
+}
 
 static void prefetch_block(const sm_library *lib, size_t b)
 {
-    size_t p0 = b * lib->index->block, p1 = p0 + lib->index->block;
+    const sm_index *ix = lib->index;
+    if (ix->sk_off != NULL) {
+        uint64_t e0 = ix->sk_off[b], e1 = ix->sk_off[b + 1];
+        prefetch_range(ix->sk_mz + e0, ix->sk_mz + e1);
+        prefetch_range(ix->sk_val + e0 * ix->block, ix->sk_val + e1 * ix->block);
+        return;
+    }
+    size_t p0 = b * ix->block, p1 = p0 + ix->block;
     if (p1 > lib->n)
         p1 = lib->n;
-    const char *w = (const char *)(lib->nom_w + lib->nom_off[p0]);
-    const char *w_end = (const char *)(lib->nom_w + lib->nom_off[p1]);
-    for (; w < w_end; w += 64)
-        __builtin_prefetch(w);
+    prefetch_range(lib->nom_w + lib->nom_off[p0], lib->nom_w + lib->nom_off[p1]);
+}
+
+/* SUM_SLACK of score.c: float sums widened far past their rounding */
+#define SKETCH_SLACK 1.0005
+
+/* Whether the first bound of one spectrum from its block's sketch sums lets
+ * can_skip exclude it, with need = the T1 below which it does (sketch_need). The
+ * bound is score.c's T1' (dot^2 over the query's norm from lo and the library's norm
+ * less its peaks below the query's first m/z) with every library square root
+ * rounded up to an eighth, so that dot can only grow, and the norm below taken from
+ * the codes as well, so that it can only grow and the norm left only shrink; then
+ * DESIGN.md's (T1 + 1) / 2. dot = 0: no peak at any of the query's m/z, nothing in
+ * common: -0.5, the MF. */
+static bool sketch_skips(const sm_qdense *d, float dot8, uint64_t below64, double norm,
+                         unsigned first_mz, double floor, double need)
+{
+    if (dot8 == 0.0f)
+        return can_skip(-0.5, floor);
+    unsigned lo = d->first > first_mz ? d->first : first_mz;
+    if (lo > d->last)
+        return can_skip(-0.5, floor);
+    double nu = d->suffix[lo], nl = norm - (double)below64 / 64.0;
+    if (!(nu > 0 && nl > 0))
+        return false;
+    double dot = (double)dot8 / 8.0 * SKETCH_SLACK;
+    return dot * dot < need * nu * nl;
+}
+
+/* The T1 whose bound 1000 (T1 + 1) / 2 - 0.5 can_skip excludes at this floor: a
+ * little below it, so that the test by products above is never the looser one. */
+static double sketch_need(double floor)
+{
+    double need = ((floor - 0.01) / BOUND_SLACK + 0.5) / 500.0 - 1.0;
+    return need > 1.0 ? 1.0 : need * (1.0 - 1e-9);
+}
+
+/* The spectra of block b: first bounded all together from the block's sketch
+ * (sm_index), then those it cannot exclude at this floor one by one (consider,
+ * the second pass). */
+static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, bool any_left_out,
+                       topk *t)
+{
+    const sm_library *lib = s->lib;
+    const sm_index *ix = lib->index;
+    const size_t B = ix->block, p0 = b * B, p1 = p0 + B < lib->n ? p0 + B : lib->n;
+    double floor = topk_floor(t), need = sketch_need(floor);
+    if (ix->sk_off == NULL || need <= 0) { /* (no first bound can exclude anything) */
+        for (size_t pos = p0; pos < p1; pos++) {
+            if (any_left_out && left_out(s, ix->order[pos], exclude))
+                continue;
+            s->stats.bounded += ix->sk_off != NULL; /* (else counted there) */
+            consider(s, q, pos, t, ix->sk_off != NULL);
+        }
+        return;
+    }
+    const sm_qdense *d = s->dense;
+    const uint64_t e0 = ix->sk_off[b];
+    const size_t ne = (size_t)(ix->sk_off[b + 1] - e0);
+    const uint16_t *mz = ix->sk_mz + e0;
+    const uint8_t *val = ix->sk_val + e0 * B;
+    uint64_t below[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE
+                                                             : SM_INDEX_BLOCK_SMALL] = {0};
+    float dot[sizeof below / sizeof below[0]];
+    size_t pre = 0;
+    for (; pre < ne && mz[pre] < d->first; pre++)
+        for (size_t l = 0; l < B; l++)
+            below[l] += (uint64_t)mz[pre] * val[pre * B + l] * val[pre * B + l];
+    (s->kern->sketch_dot != NULL ? s->kern : &sm_kernel_scalar_)
+        ->sketch_dot(d->bw, mz + pre, val + pre * B, ne - pre, (unsigned)B, dot);
+    for (size_t pos = p0; pos < p1; pos++) {
+        size_t l = pos - p0;
+        if (any_left_out && left_out(s, ix->order[pos], exclude))
+            continue;
+        s->stats.bounded++;
+        if (sketch_skips(d, dot[l], below[l], ix->norm[pos], ix->first_mz[pos], floor, need))
+            continue;
+        consider(s, q, pos, t, true);
+    }
 }
 
 /* The blocks a query stopped at s->pend (bucket, p, nb) has not looked at and may
@@ -475,9 +566,14 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
                 s->stats.blocks_skipped += nb - p;
                 goto done;
             }
-            if (p + 2 * PREFETCH_AHEAD < nb) { /* where the next ones' words are */
-                size_t p0 = (size_t)s->sorted[p + 2 * PREFETCH_AHEAD] * ix->block;
-                __builtin_prefetch(lib->nom_off + p0);
+            if (p + 2 * PREFETCH_AHEAD < nb) { /* where the next ones' sketches are */
+                size_t b2 = s->sorted[p + 2 * PREFETCH_AHEAD], p0 = b2 * ix->block;
+                if (ix->sk_off != NULL) {
+                    __builtin_prefetch(ix->sk_off + b2);
+                    __builtin_prefetch(ix->first_mz + p0);
+                } else {
+                    __builtin_prefetch(lib->nom_off + p0);
+                }
                 __builtin_prefetch(ix->norm + p0);
             }
             if (p + PREFETCH_AHEAD < nb && !can_skip(s->acc[s->sorted[p + PREFETCH_AHEAD]], floor))
@@ -490,12 +586,7 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
             }
             s->stats.blocks_scanned++;
             scanned++;
-            size_t end = (b + 1) * ix->block;
-            if (end > lib->n)
-                end = lib->n;
-            for (size_t pos = b * ix->block; pos < end; pos++)
-                if (!any_left_out || !left_out(s, ix->order[pos], exclude))
-                    consider(s, q, pos, t);
+            scan_block(s, q, b, exclude, any_left_out, t);
         }
     }
 done:

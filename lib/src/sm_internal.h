@@ -82,7 +82,18 @@ typedef struct sm_index {
     uint8_t *sp_code;                       /* ...and their bytes */
     float *row_scale;                       /* [n_bins] largest envelope value of row m */
     float *ratio;                           /* [SM_INDEX_CUTS][stride] */
+    /* The blocks' sketches, for the first bound of their spectra all at once
+     * (search.c): block b's entries are [sk_off[b], sk_off[b + 1]), one for each m/z
+     * any of its spectra has, ascending; entry e's m/z is sk_mz[e] and
+     * sk_val[e * block + s] is ceil(8 sqrt(I)) of the block's spectrum s at that m/z
+     * (0: it has no peak there; at most 253). Derived from the packed spectra when
+     * the index is installed (sm_index_sketch_), not stored. */
+    uint64_t *sk_off;                       /* [n_blocks + 1] */
+    uint16_t *sk_mz;
+    uint8_t *sk_val;                        /* (+ SM_SKETCH_PAD bytes a kernel may read) */
+    uint16_t *first_mz;                     /* [n] by position: the spectrum's first m/z */
 } sm_index;
+#define SM_SKETCH_PAD 256
 
 /* A query spread over nominal m/z, so that scoring it against a library spectrum
  * walks only the library peaks (score.c). Filled by sm_qdense_set_. */
@@ -186,6 +197,10 @@ sm_status sm_index_compute_(const sm_library *lib, sm_index **out, sm_packed_ *p
 void sm_packed_free_(sm_packed_ *pk);
 /* The library keeps pk's arrays as its spectra (by position), its unpacked ones freed. */
 void sm_library_take_packed_(sm_library *lib, const sm_packed_ *pk);
+/* The sketches of ix's blocks (sm_index) from the library's packed spectra, once
+ * they are installed. */
+sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, sm_error *err);
+void *sm_alloc_big_(size_t size);
 /* Bumped whenever what index.c builds changes: a file's stored index of another
  * version is not used (the library is indexed at open instead). */
 #define SM_INDEX_VERSION 1u

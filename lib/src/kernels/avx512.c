@@ -1,6 +1,7 @@
 /* avx512.c — AVX-512 (F, BW, VL) kernels, 16 floats a vector, masked tails; built with its own flags, run only when the CPU has them. */
 #include <immintrin.h>
 #include <math.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -435,6 +436,69 @@ static size_t collect_u16_avx512(const uint16_t *key, size_t n, unsigned want, u
     return k;
 }
 
+/* Sixteen bytes of codes a step (two entries of eight lanes, or four of four), widened
+ * to floats and multiplied by the entries' weights, each broadcast to its lanes (a
+ * gather of the weights was slower: they are often out of the first-level cache).
+ * Past n the weights are 0, and the codes read there (within the padding) add
+ * nothing. */
+static inline __m512 spread2(const float *bw, const uint16_t *mz, size_t e, size_t n)
+{
+    __m256 lo = _mm256_broadcast_ss(bw + mz[e]);
+    __m256 hi = e + 1 < n ? _mm256_broadcast_ss(bw + mz[e + 1]) : _mm256_setzero_ps();
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
+                                               _mm256_castps_pd(hi), 1));
+}
+
+static void sketch_dot_avx512(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
+                              unsigned lanes, float *dot)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    if (lanes == 8) {
+        size_t e = 0;
+        for (; e + 4 <= n; e += 4) {
+            __m512 x0 = _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(val + e * 8))));
+            __m512 x1 = _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(val + e * 8 + 16))));
+            a0 = _mm512_fmadd_ps(spread2(bw, mz, e, n), x0, a0);
+            a1 = _mm512_fmadd_ps(spread2(bw, mz, e + 2, n), x1, a1);
+        }
+        for (; e < n; e += 2) {
+            __m512 x0 = _mm512_cvtepi32_ps(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(val + e * 8))));
+            a0 = _mm512_fmadd_ps(spread2(bw, mz, e, n), x0, a0);
+        }
+        __m512 a = _mm512_add_ps(a0, a1);
+        _mm256_storeu_ps(dot, _mm256_add_ps(_mm512_castps512_ps256(a),
+                                            _mm256_castpd_ps(_mm512_extractf64x4_pd(
+                                                _mm512_castps_pd(a), 1))));
+        return;
+    }
+    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
+    size_t e = 0;
+    for (; e + 4 <= n; e += 4) { /* two entries a vector */
+        __m256 x0 = _mm256_cvtepi32_ps(
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 4))));
+        __m256 x1 = _mm256_cvtepi32_ps(
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 4 + 8))));
+        b0 = _mm256_fmadd_ps(_mm256_set_m128(_mm_broadcast_ss(bw + mz[e + 1]),
+                                             _mm_broadcast_ss(bw + mz[e])),
+                             x0, b0);
+        b1 = _mm256_fmadd_ps(_mm256_set_m128(_mm_broadcast_ss(bw + mz[e + 3]),
+                                             _mm_broadcast_ss(bw + mz[e + 2])),
+                             x1, b1);
+    }
+    __m256 b = _mm256_add_ps(b0, b1);
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));
+    for (; e < n; e++) {
+        uint32_t four;
+        memcpy(&four, val + e * 4, sizeof four);
+        __m128 v = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)four)));
+        r = _mm_fmadd_ps(_mm_broadcast_ss(bw + mz[e]), v, r);
+    }
+    _mm_storeu_ps(dot, r);
+}
+
 const sm_kernel sm_kernel_avx512_ = {
     .name = "avx512",
     .dot = dot_avx512,
@@ -446,4 +510,5 @@ const sm_kernel sm_kernel_avx512_ = {
     .group_sums = group_sums_avx512,
     .block_bounds = block_bounds_avx512,
     .collect_u16 = collect_u16_avx512,
+    .sketch_dot = sketch_dot_avx512,
 };
