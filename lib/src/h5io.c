@@ -1791,7 +1791,6 @@ static sm_status read_index(const io *x, hid_t file, sm_library *lib, uint32_t b
     size_t n = lib->n, m = 0, n_words = 0, n_dense = 0, n_sparse = 0;
     sm_status st = SM_OK;
     hid_t g = H5I_INVALID_HID;
-    bool installed = false;
     void *p = NULL;
     char *sum = NULL;
     uint64_t *off = NULL;
@@ -1944,7 +1943,6 @@ static sm_status read_index(const io *x, hid_t file, sm_library *lib, uint32_t b
     sm_library_take_packed_(lib, &(sm_packed_){off, w, peaks, n_words});
     lib->index = ix;
     lib->index_stored = true;
-    installed = true;
     off = NULL;
     w = NULL;
     peaks = NULL;
@@ -1963,9 +1961,6 @@ out:
     free(seen);
     free(buf);
     sm_index_free_(ix);
-    /* the sketches once the reading buffers are gone (the peak of memory) */
-    if (installed && (st = sm_index_sketch_(lib, lib->index, x->err)) != SM_OK)
-        st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory reading /index");
     return st;
 }
 

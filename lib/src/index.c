@@ -507,13 +507,10 @@ static sm_status index_make(sm_library *lib, bool install, sm_index **out, sm_pa
     free(buf);
     if (pack_rows(ix) != SM_OK)
         goto nomem;
-    if (install) {
-        if (sm_index_sketch_(lib, ix, NULL) != SM_OK)
-            goto nomem;
+    if (install)
         lib->index = ix;
-    } else {
+    else
         *out = ix;
-    }
     return SM_OK;
 nomem:
     free(keys);

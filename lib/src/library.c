@@ -360,16 +360,20 @@ sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out,
     }
     if (st == SM_OK && lib->index == NULL) /* else read from the file */
         st = sm_index_build_(lib, err);
-    if (st != SM_OK) {
-        sm_library_free_contents_(lib);
-        free(lib);
-        return st;
-    }
 #if defined(__GLIBC__)
     /* Reading and indexing left freed buffers inside the heap (1M spectra: ~45 MB);
      * hand their pages back rather than keep them resident. */
     malloc_trim(0);
 #endif
+    /* Last, once the file is closed and every buffer of reading and indexing is
+     * gone, so that they do not add up to a higher peak of memory. */
+    if (st == SM_OK)
+        st = sm_index_sketch_(lib, lib->index, err);
+    if (st != SM_OK) {
+        sm_library_free_contents_(lib);
+        free(lib);
+        return st;
+    }
     *out = lib;
     return SM_OK;
 }

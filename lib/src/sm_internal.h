@@ -86,8 +86,8 @@ typedef struct sm_index {
      * (search.c): block b's entries are [sk_off[b], sk_off[b + 1]), one for each m/z
      * any of its spectra has, ascending; entry e's m/z is sk_mz[e] and
      * sk_val[e * block + s] is ceil(8 sqrt(I)) of the block's spectrum s at that m/z
-     * (0: it has no peak there; at most 253). Derived from the packed spectra when
-     * the index is installed (sm_index_sketch_), not stored. */
+     * (0: it has no peak there; at most 253). Derived from the packed spectra last
+     * when a library is opened (sm_index_sketch_), not stored. */
     uint64_t *sk_off;                       /* [n_blocks + 1] */
     uint16_t *sk_mz;
     uint8_t *sk_val;                        /* (+ SM_SKETCH_PAD bytes a kernel may read) */
@@ -198,7 +198,7 @@ void sm_packed_free_(sm_packed_ *pk);
 /* The library keeps pk's arrays as its spectra (by position), its unpacked ones freed. */
 void sm_library_take_packed_(sm_library *lib, const sm_packed_ *pk);
 /* The sketches of ix's blocks (sm_index) from the library's packed spectra, once
- * they are installed. */
+ * they are installed; err may be NULL. */
 sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, sm_error *err);
 void *sm_alloc_big_(size_t size);
 /* Bumped whenever what index.c builds changes: a file's stored index of another
