@@ -516,9 +516,10 @@ static void check_collect(const sm_kernel *k, size_t n)
         assert_int_equal(got[i], want[i]);
 }
 
-/* sketch_dot against the sums in double: n entries of `lanes` codes (some lanes all
+/* sketch_sums against the sums in double: n entries of `lanes` codes (some lanes all
  * zero, some codes past n that must add nothing), ascending m/z, query weights zero
- * at most m/z as in a search; the codes start at an odd offset. */
+ * at most m/z as in a search; the codes start at an odd offset. `first` puts none,
+ * some or all of the entries below it. */
 static void check_sketch(const sm_kernel *k, size_t n, unsigned lanes, bool zeros)
 {
     static uint16_t mz[MAXN + 1];
@@ -536,17 +537,28 @@ static void check_sketch(const sm_kernel *k, size_t n, unsigned lanes, bool zero
     }
     for (size_t i = n * lanes; i < n * lanes + 256; i++)
         val[i] = 0xFF; /* read by the vector kernels, multiplied by a zero weight */
-    float got[8];
-    k->sketch_dot(bw, mz, val, n, lanes, got);
-    for (unsigned l = 0; l < lanes; l++) {
-        double want = 0, mag = 0;
-        for (size_t e = 0; e < n; e++) {
-            want += (double)bw[mz[e]] * val[e * lanes + l];
-            mag += fabs((double)bw[mz[e]] * val[e * lanes + l]);
+    unsigned firsts[3] = {0, n > 0 ? mz[n / 3] : 1, SM_MAX_NOMINAL_MZ + 1};
+    for (unsigned f = 0; f < 3; f++) {
+        float got[8], got_below[8];
+        k->sketch_sums(bw, mz, val, n, lanes, firsts[f], got, got_below);
+        for (unsigned l = 0; l < lanes; l++) {
+            double want = 0, mag = 0, want_below = 0;
+            for (size_t e = 0; e < n; e++) {
+                double c = val[e * lanes + l];
+                if (mz[e] < firsts[f]) {
+                    want_below += mz[e] * c * c;
+                } else {
+                    want += (double)bw[mz[e]] * c;
+                    mag += fabs((double)bw[mz[e]] * c);
+                }
+            }
+            if (fabs((double)got[l] - want) > 1e-5 * mag + 1e-6 ||
+                fabs((double)got_below[l] - want_below) > 2e-4 * want_below)
+                fail_msg("%s sketch_sums n=%zu lanes %u first %u lane %u: %.9g, %.9g below; "
+                         "want %.9g, %.9g",
+                         k->name, n, lanes, firsts[f], l, (double)got[l], (double)got_below[l],
+                         want, want_below);
         }
-        if (fabs((double)got[l] - want) > 1e-5 * mag + 1e-6)
-            fail_msg("%s sketch_dot n=%zu lanes %u lane %u: %.9g, want %.9g", k->name, n, lanes,
-                     l, (double)got[l], want);
     }
 }
 
@@ -574,7 +586,7 @@ static void run_all(const sm_kernel *k)
                 check_block_bounds(k, len > 600 ? 600 : len);
             if (k->collect_u16 != NULL && !zeros)
                 check_collect(k, len);
-            if (k->sketch_dot != NULL) {
+            if (k->sketch_sums != NULL) {
                 check_sketch(k, len, 4, zeros);
                 check_sketch(k, len, 8, zeros);
             }

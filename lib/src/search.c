@@ -380,7 +380,7 @@ static void prefetch_block(const sm_library *lib, size_t b)
  * the codes as well, so that it can only grow and the norm left only shrink; then
  * DESIGN.md's (T1 + 1) / 2. dot = 0: no peak at any of the query's m/z, nothing in
  * common: -0.5, the MF. */
-static bool sketch_skips(const sm_qdense *d, float dot8, uint64_t below64, double norm,
+static bool sketch_skips(const sm_qdense *d, float dot8, float below64, double norm,
                          unsigned first_mz, double floor, double need)
 {
     if (dot8 == 0.0f)
@@ -388,7 +388,7 @@ static bool sketch_skips(const sm_qdense *d, float dot8, uint64_t below64, doubl
     unsigned lo = d->first > first_mz ? d->first : first_mz;
     if (lo > d->last)
         return can_skip(-0.5, floor);
-    double nu = d->suffix[lo], nl = norm - (double)below64 / 64.0;
+    double nu = d->suffix[lo], nl = norm - (double)below64 * SKETCH_SLACK / 64.0;
     if (!(nu > 0 && nl > 0))
         return false;
     double dot = (double)dot8 / 8.0 * SKETCH_SLACK;
@@ -424,18 +424,12 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
     }
     const sm_qdense *d = s->dense;
     const uint64_t e0 = ix->sk_off[b];
-    const size_t ne = (size_t)(ix->sk_off[b + 1] - e0);
-    const uint16_t *mz = ix->sk_mz + e0;
-    const uint8_t *val = ix->sk_val + e0 * B;
-    uint64_t below[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE
-                                                             : SM_INDEX_BLOCK_SMALL] = {0};
-    float dot[sizeof below / sizeof below[0]];
-    size_t pre = 0;
-    for (; pre < ne && mz[pre] < d->first; pre++)
-        for (size_t l = 0; l < B; l++)
-            below[l] += (uint64_t)mz[pre] * val[pre * B + l] * val[pre * B + l];
-    (s->kern->sketch_dot != NULL ? s->kern : &sm_kernel_scalar_)
-        ->sketch_dot(d->bw, mz + pre, val + pre * B, ne - pre, (unsigned)B, dot);
+    float dot[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE
+                                                        : SM_INDEX_BLOCK_SMALL];
+    float below[sizeof dot / sizeof dot[0]];
+    (s->kern->sketch_sums != NULL ? s->kern : &sm_kernel_scalar_)
+        ->sketch_sums(d->bw, ix->sk_mz + e0, ix->sk_val + e0 * B,
+                      (size_t)(ix->sk_off[b + 1] - e0), (unsigned)B, d->first, dot, below);
     for (size_t pos = p0; pos < p1; pos++) {
         size_t l = pos - p0;
         if (any_left_out && left_out(s, ix->order[pos], exclude))

@@ -449,50 +449,48 @@ static size_t collect_u16_avx2(const uint16_t *key, size_t n, unsigned want, uin
 }
 
 /* Entry by entry, a lane a spectrum: the entry's codes widened to floats, times the
- * query's weight at its m/z broadcast. Eight lanes: two sums, one an entry each;
- * four: two entries a vector. */
-static void sketch_dot_avx2(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
-                            unsigned lanes, float *dot)
+ * query's weight at its m/z broadcast (or, below first, squared and times the m/z);
+ * eight lanes a vector, or four. */
+static void sketch_sums_avx2(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
+                             unsigned lanes, unsigned first, float *dot, float *below)
 {
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     size_t e = 0;
     if (lanes == 8) {
-        for (; e + 2 <= n; e += 2) {
-            __m256 v0 = _mm256_cvtepi32_ps(
+        __m256 lo = _mm256_setzero_ps(), a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (; e < n && mz[e] < first; e++) {
+            __m256 c = _mm256_cvtepi32_ps(
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 8))));
-            __m256 v1 = _mm256_cvtepi32_ps(
+            lo = _mm256_fmadd_ps(_mm256_mul_ps(c, c), _mm256_set1_ps((float)mz[e]), lo);
+        }
+        for (; e + 2 <= n; e += 2) {
+            __m256 c0 = _mm256_cvtepi32_ps(
+                _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 8))));
+            __m256 c1 = _mm256_cvtepi32_ps(
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 8 + 8))));
-            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(bw + mz[e]), v0, a0);
-            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(bw + mz[e + 1]), v1, a1);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(bw + mz[e]), c0, a0);
+            a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(bw + mz[e + 1]), c1, a1);
         }
         if (e < n) {
-            __m256 v0 = _mm256_cvtepi32_ps(
+            __m256 c0 = _mm256_cvtepi32_ps(
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 8))));
-            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(bw + mz[e]), v0, a0);
+            a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(bw + mz[e]), c0, a0);
         }
         _mm256_storeu_ps(dot, _mm256_add_ps(a0, a1));
+        _mm256_storeu_ps(below, lo);
         return;
     }
-    for (; e + 4 <= n; e += 4) {
-        __m256 v0 = _mm256_cvtepi32_ps(
-            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 4))));
-        __m256 v1 = _mm256_cvtepi32_ps(
-            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 4 + 8))));
-        __m256 b0 = _mm256_set_m128(_mm_broadcast_ss(bw + mz[e + 1]), _mm_broadcast_ss(bw + mz[e]));
-        __m256 b1 = _mm256_set_m128(_mm_broadcast_ss(bw + mz[e + 3]),
-                                    _mm_broadcast_ss(bw + mz[e + 2]));
-        a0 = _mm256_fmadd_ps(b0, v0, a0);
-        a1 = _mm256_fmadd_ps(b1, v1, a1);
-    }
-    __m256 a = _mm256_add_ps(a0, a1);
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    __m128 lo = _mm_setzero_ps(), a = _mm_setzero_ps();
     for (; e < n; e++) {
         uint32_t four;
         memcpy(&four, val + e * 4, sizeof four);
-        __m128 v = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)four)));
-        r = _mm_fmadd_ps(_mm_broadcast_ss(bw + mz[e]), v, r);
+        __m128 c = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)four)));
+        if (mz[e] < first)
+            lo = _mm_fmadd_ps(_mm_mul_ps(c, c), _mm_set1_ps((float)mz[e]), lo);
+        else
+            a = _mm_fmadd_ps(_mm_broadcast_ss(bw + mz[e]), c, a);
     }
-    _mm_storeu_ps(dot, r);
+    _mm_storeu_ps(dot, a);
+    _mm_storeu_ps(below, lo);
 }
 
 const sm_kernel sm_kernel_avx2_ = {
@@ -506,5 +504,5 @@ const sm_kernel sm_kernel_avx2_ = {
     .group_sums = group_sums_avx2,
     .block_bounds = block_bounds_avx2,
     .collect_u16 = collect_u16_avx2,
-    .sketch_dot = sketch_dot_avx2,
+    .sketch_sums = sketch_sums_avx2,
 };

@@ -438,65 +438,87 @@ static size_t collect_u16_avx512(const uint16_t *key, size_t n, unsigned want, u
 
 /* Sixteen bytes of codes a step (two entries of eight lanes, or four of four), widened
  * to floats and multiplied by the entries' weights, each broadcast to its lanes (a
- * gather of the weights was slower: they are often out of the first-level cache).
- * Past n the weights are 0, and the codes read there (within the padding) add
- * nothing. */
-static inline __m512 spread2(const float *bw, const uint16_t *mz, size_t e, size_t n)
+ * gather of the weights was slower: they are often out of the first-level cache);
+ * below first, the codes squared times the m/z. A weight past n is 0, and the codes
+ * read there (within the padding) add nothing. */
+static inline __m512 pair_of(float x0, float x1)
 {
-    __m256 lo = _mm256_broadcast_ss(bw + mz[e]);
-    __m256 hi = e + 1 < n ? _mm256_broadcast_ss(bw + mz[e + 1]) : _mm256_setzero_ps();
+    return _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castps_pd(_mm512_castps256_ps512(_mm256_set1_ps(x0))),
+        _mm256_castps_pd(_mm256_set1_ps(x1)), 1));
+}
+
+static inline __m512 codes16(const uint8_t *v)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)v)));
+}
+
+static inline __m512 quad_of(const float *w, const uint16_t *mz, size_t e, size_t n)
+{
+    __m128 q[4];
+    for (unsigned k = 0; k < 4; k++)
+        q[k] = e + k < n ? _mm_broadcast_ss(w + mz[e + k]) : _mm_setzero_ps();
+    __m256 lo = _mm256_set_m128(q[1], q[0]), hi = _mm256_set_m128(q[3], q[2]);
     return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
                                                _mm256_castps_pd(hi), 1));
 }
 
-static void sketch_dot_avx512(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
-                              unsigned lanes, float *dot)
+static void sketch_sums_avx512(const float *bw, const uint16_t *mz, const uint8_t *val,
+                               size_t n, unsigned lanes, unsigned first, float *dot,
+                               float *below)
 {
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 lo = _mm512_setzero_ps(), a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    size_t pre = 0;
+    while (pre < n && mz[pre] < first)
+        pre++;
     if (lanes == 8) {
-        size_t e = 0;
+        for (size_t e = 0; e < pre; e += 2) {
+            __m512 c = codes16(val + e * 8);
+            float m1 = e + 1 < pre ? (float)mz[e + 1] : 0.0f;
+            lo = _mm512_fmadd_ps(_mm512_mul_ps(c, c), pair_of((float)mz[e], m1), lo);
+        }
+        size_t e = pre;
         for (; e + 4 <= n; e += 4) {
-            __m512 x0 = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(val + e * 8))));
-            __m512 x1 = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(val + e * 8 + 16))));
-            a0 = _mm512_fmadd_ps(spread2(bw, mz, e, n), x0, a0);
-            a1 = _mm512_fmadd_ps(spread2(bw, mz, e + 2, n), x1, a1);
+            a0 = _mm512_fmadd_ps(pair_of(bw[mz[e]], bw[mz[e + 1]]), codes16(val + e * 8), a0);
+            a1 = _mm512_fmadd_ps(pair_of(bw[mz[e + 2]], bw[mz[e + 3]]),
+                                 codes16(val + e * 8 + 16), a1);
         }
-        for (; e < n; e += 2) {
-            __m512 x0 = _mm512_cvtepi32_ps(
-                _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(val + e * 8))));
-            a0 = _mm512_fmadd_ps(spread2(bw, mz, e, n), x0, a0);
-        }
+        for (; e < n; e += 2)
+            a0 = _mm512_fmadd_ps(pair_of(bw[mz[e]], e + 1 < n ? bw[mz[e + 1]] : 0.0f),
+                                 codes16(val + e * 8), a0);
         __m512 a = _mm512_add_ps(a0, a1);
         _mm256_storeu_ps(dot, _mm256_add_ps(_mm512_castps512_ps256(a),
                                             _mm256_castpd_ps(_mm512_extractf64x4_pd(
                                                 _mm512_castps_pd(a), 1))));
+        _mm256_storeu_ps(below, _mm256_add_ps(_mm512_castps512_ps256(lo),
+                                              _mm256_castpd_ps(_mm512_extractf64x4_pd(
+                                                  _mm512_castps_pd(lo), 1))));
         return;
     }
-    __m256 b0 = _mm256_setzero_ps(), b1 = _mm256_setzero_ps();
-    size_t e = 0;
-    for (; e + 4 <= n; e += 4) { /* two entries a vector */
-        __m256 x0 = _mm256_cvtepi32_ps(
-            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 4))));
-        __m256 x1 = _mm256_cvtepi32_ps(
-            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(val + e * 4 + 8))));
-        b0 = _mm256_fmadd_ps(_mm256_set_m128(_mm_broadcast_ss(bw + mz[e + 1]),
-                                             _mm_broadcast_ss(bw + mz[e])),
-                             x0, b0);
-        b1 = _mm256_fmadd_ps(_mm256_set_m128(_mm_broadcast_ss(bw + mz[e + 3]),
-                                             _mm_broadcast_ss(bw + mz[e + 2])),
-                             x1, b1);
+    /* four lanes: four entries a vector; the m/z as floats for the weights below first */
+    float mzf[4];
+    for (size_t e = 0; e < pre; e += 4) {
+        for (unsigned k = 0; k < 4; k++)
+            mzf[k] = e + k < pre ? (float)mz[e + k] : 0.0f;
+        __m512 c = codes16(val + e * 4);
+        __m512 w = _mm512_castpd_ps(_mm512_insertf64x4(
+            _mm512_castps_pd(_mm512_castps256_ps512(_mm256_set_m128(_mm_set1_ps(mzf[1]),
+                                                                    _mm_set1_ps(mzf[0])))),
+            _mm256_castps_pd(_mm256_set_m128(_mm_set1_ps(mzf[3]), _mm_set1_ps(mzf[2]))), 1));
+        lo = _mm512_fmadd_ps(_mm512_mul_ps(c, c), w, lo);
     }
-    __m256 b = _mm256_add_ps(b0, b1);
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(b), _mm256_extractf128_ps(b, 1));
-    for (; e < n; e++) {
-        uint32_t four;
-        memcpy(&four, val + e * 4, sizeof four);
-        __m128 v = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)four)));
-        r = _mm_fmadd_ps(_mm_broadcast_ss(bw + mz[e]), v, r);
+    for (size_t e = pre; e < n; e += 8) {
+        a0 = _mm512_fmadd_ps(quad_of(bw, mz, e, n), codes16(val + e * 4), a0);
+        if (e + 4 < n)
+            a1 = _mm512_fmadd_ps(quad_of(bw, mz, e + 4, n), codes16(val + e * 4 + 16), a1);
     }
-    _mm_storeu_ps(dot, r);
+    __m512 r[2] = {_mm512_add_ps(a0, a1), lo};
+    float *out[2] = {dot, below};
+    for (unsigned k = 0; k < 2; k++) {
+        __m256 h = _mm256_add_ps(_mm512_castps512_ps256(r[k]), _mm256_castpd_ps(_mm512_extractf64x4_pd(
+                                                                  _mm512_castps_pd(r[k]), 1)));
+        _mm_storeu_ps(out[k], _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+    }
 }
 
 const sm_kernel sm_kernel_avx512_ = {
@@ -510,5 +532,5 @@ const sm_kernel sm_kernel_avx512_ = {
     .group_sums = group_sums_avx512,
     .block_bounds = block_bounds_avx512,
     .collect_u16 = collect_u16_avx512,
-    .sketch_dot = sketch_dot_avx512,
+    .sketch_sums = sketch_sums_avx512,
 };

@@ -49,13 +49,14 @@ typedef struct sm_kernel {
     /* The i < n with key[i] == want, ascending, into out (room for n + 16 entries);
      * returns their count. NULL: the scalar kernel's. */
     size_t (*collect_u16)(const uint16_t *key, size_t n, unsigned want, uint32_t *out);
-    /* The first bound's dot products over one block's sketch (sm_index in
-     * sm_internal.h): n entries, mz[e] the m/z of entry e and val[e * lanes + s] the
-     * code of the block's spectrum s there (lanes 4 or 8; val may be read up to 256
-     * bytes past its end); dot[s] = sum over e of bw[mz[e]] val[e * lanes + s], in
-     * float, any order. NULL: the scalar kernel's. */
-    void (*sketch_dot)(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
-                       unsigned lanes, float *dot);
+    /* The first bound's sums over one block's sketch (sm_index in sm_internal.h): n
+     * entries, mz[e] the m/z of entry e, ascending, and val[e * lanes + s] the code c
+     * of the block's spectrum s there (lanes 4 or 8; val may be read up to 256 bytes
+     * past its end). For each s, in float, any order: below[s] = sum of mz[e] c^2
+     * over the entries with mz[e] < first, dot[s] = sum of bw[mz[e]] c over the others.
+     * NULL: the scalar kernel's. */
+    void (*sketch_sums)(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
+                        unsigned lanes, unsigned first, float *dot, float *below);
 } sm_kernel;
 
 /* Packed peaks: one 16-bit word a peak, its intensity (1..999) in the low 10 bits and

@@ -197,12 +197,18 @@ static size_t collect_u16_scalar(const uint16_t *key, size_t n, unsigned want, u
 }
 
 /* Entry by entry; the entries at m/z the query lacks (most of them) add nothing. */
-static void sketch_dot_scalar(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
-                              unsigned lanes, float *dot)
+static void sketch_sums_scalar(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
+                               unsigned lanes, unsigned first, float *dot, float *below)
 {
     for (unsigned s = 0; s < lanes; s++)
-        dot[s] = 0.0f;
-    for (size_t e = 0; e < n; e++) {
+        dot[s] = below[s] = 0.0f;
+    size_t e = 0;
+    for (; e < n && mz[e] < first; e++)
+        for (unsigned s = 0; s < lanes; s++) {
+            float c = (float)val[e * lanes + s];
+            below[s] += (float)mz[e] * (c * c);
+        }
+    for (; e < n; e++) {
         float b = bw[mz[e]];
         if (b == 0.0f)
             continue;
@@ -222,5 +228,5 @@ const sm_kernel sm_kernel_scalar_ = {
     .group_sums = sm_group_sums_scalar_,
     .block_bounds = block_bounds_scalar,
     .collect_u16 = collect_u16_scalar,
-    .sketch_dot = sketch_dot_scalar,
+    .sketch_sums = sketch_sums_scalar,
 };
