@@ -54,6 +54,11 @@ struct sm_searcher {
     sm_search_stats stats;
     double min_mf;    /* hits below are not wanted: a floor from the start */
     const uint8_t *skip; /* [n] by library index: nonzero = left out; NULL = none */
+    /* spectra a block's sketch let through, their words asked for, bounded one by
+     * one while the next block's sketch comes in (scan_block, run_deferred) */
+    uint32_t deferred[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE
+                                                                : SM_INDEX_BLOCK_SMALL];
+    unsigned n_deferred;
     /* a query stopped at the group budget (search_one), prepared and with its block
      * bounds still in acc[] and sorted[], until sm_group_adopt_ takes it */
     struct pending {
@@ -403,6 +408,15 @@ static double sketch_need(double floor)
     return need > 1.0 ? 1.0 : need * (1.0 - 1e-9);
 }
 
+/* The spectra the last block's sketch let through, one by one (consider, the
+ * second pass); before anything else reads the floor for good or the heap. */
+static void run_deferred(sm_searcher *s, sm_nominal q, topk *t)
+{
+    for (unsigned i = 0; i < s->n_deferred; i++)
+        consider(s, q, s->deferred[i], t, true);
+    s->n_deferred = 0;
+}
+
 /* The spectra of block b: first bounded all together from the block's sketch
  * (sm_index), then those it cannot exclude at this floor one by one (consider,
  * the second pass). */
@@ -414,6 +428,7 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
     const size_t B = ix->block, p0 = b * B, p1 = p0 + B < lib->n ? p0 + B : lib->n;
     double floor = topk_floor(t), need = sketch_need(floor);
     if (ix->sk_off == NULL || need <= 0) { /* (no first bound can exclude anything) */
+        run_deferred(s, q, t);
         for (size_t pos = p0; pos < p1; pos++) {
             if (any_left_out && left_out(s, ix->order[pos], exclude))
                 continue;
@@ -430,6 +445,8 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
     (s->kern->sketch_sums != NULL ? s->kern : &sm_kernel_scalar_)
         ->sketch_sums(d->bw, ix->sk_mz + e0, ix->sk_val + e0 * B,
                       (size_t)(ix->sk_off[b + 1] - e0), (unsigned)B, d->first, dot, below);
+    /* the last block's, while this one's words come in */
+    run_deferred(s, q, t);
     for (size_t pos = p0; pos < p1; pos++) {
         size_t l = pos - p0;
         if (any_left_out && left_out(s, ix->order[pos], exclude))
@@ -437,7 +454,8 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
         s->stats.bounded++;
         if (sketch_skips(d, dot[l], below[l], ix->norm[pos], ix->first_mz[pos], floor, need))
             continue;
-        consider(s, q, pos, t, true);
+        prefetch_range(lib->nom_w + lib->nom_off[pos], lib->nom_w + lib->nom_off[pos + 1]);
+        s->deferred[s->n_deferred++] = (uint32_t)pos;
     }
 }
 
@@ -550,6 +568,7 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
             size_t b = s->sorted[p];
             double floor = topk_floor(t);
             if (scanned == budget) {
+                run_deferred(s, q, t);
                 s->pend.bucket = bucket;
                 s->pend.p = p;
                 s->pend.nb = nb;
@@ -557,17 +576,19 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
                     return false;
             }
             if (can_skip(bucket_top, floor)) {
-                s->stats.blocks_skipped += nb - p;
-                goto done;
+                run_deferred(s, q, t);
+                if (can_skip(bucket_top, topk_floor(t))) {
+                    s->stats.blocks_skipped += nb - p;
+                    goto done;
+                }
             }
             if (p + 2 * PREFETCH_AHEAD < nb) { /* where the next ones' sketches are */
                 size_t b2 = s->sorted[p + 2 * PREFETCH_AHEAD], p0 = b2 * ix->block;
                 if (ix->sk_off != NULL) {
                     __builtin_prefetch(ix->sk_off + b2);
                     __builtin_prefetch(ix->first_mz + p0);
-                } else {
-                    __builtin_prefetch(lib->nom_off + p0);
                 }
+                __builtin_prefetch(lib->nom_off + p0);
                 __builtin_prefetch(ix->norm + p0);
             }
             if (p + PREFETCH_AHEAD < nb && !can_skip(s->acc[s->sorted[p + PREFETCH_AHEAD]], floor))
@@ -584,6 +605,7 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         }
     }
 done:
+    run_deferred(s, q, t);
     s->stats.blocks_skipped += ix->n_blocks - listed;
     drain(s, q, -INFINITY, t);
     return true;
