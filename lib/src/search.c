@@ -461,13 +461,15 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
 
 /* The blocks a query stopped at s->pend (bucket, p, nb) has not looked at and may
  * still need at this floor: the rest of the bucket's list and the lower buckets.
- * Their count; with mark, each gets `bit` there. */
-static size_t blocks_left(const sm_searcher *s, double floor, uint16_t *mark, uint16_t bit)
+ * Their count, or `enough` once that many are found; with mark, each gets `bit`
+ * there. */
+static size_t blocks_left(const sm_searcher *s, double floor, uint16_t *mark, uint16_t bit,
+                          size_t enough)
 {
     const sm_index *ix = s->lib->index;
     const struct pending *pd = &s->pend;
     size_t left = 0;
-    for (size_t r = pd->p; r < pd->nb; r++) {
+    for (size_t r = pd->p; r < pd->nb && left < enough; r++) {
         size_t b = s->sorted[r];
         if (!can_skip(s->acc[b], floor)) {
             left++;
@@ -475,7 +477,7 @@ static size_t blocks_left(const sm_searcher *s, double floor, uint16_t *mark, ui
                 mark[b] |= bit;
         }
     }
-    for (size_t b = 0; b < ix->n_blocks; b++) {
+    for (size_t b = 0; b < ix->n_blocks && left < enough; b++) {
         if (s->bucket_of[b] < pd->bucket && !can_skip(s->acc[b], floor)) {
             left++;
             if (mark != NULL)
@@ -491,7 +493,8 @@ static size_t blocks_left(const sm_searcher *s, double floor, uint16_t *mark, ui
 static bool wants_park(sm_searcher *s, sm_nominal q, topk *t)
 {
     drain(s, q, -INFINITY, t);
-    return blocks_left(s, topk_floor(t), NULL, 0) >= s->lib->index->n_blocks / GROUP_PARK_DIV;
+    size_t want = s->lib->index->n_blocks / GROUP_PARK_DIV;
+    return blocks_left(s, topk_floor(t), NULL, 0, want) >= want;
 }
 
 /* The blocks of bucket k, in memory order, into s->sorted; their count. */
@@ -781,7 +784,7 @@ void sm_group_adopt_(sm_searcher *s, sm_group *g)
     unsigned l = g->n_lanes++;
     uint16_t bit = (uint16_t)(1u << l);
     double floor = topk_floor(&pd->t);
-    blocks_left(s, floor, g->mark, bit);
+    blocks_left(s, floor, g->mark, bit, SIZE_MAX);
     const sm_qdense *d = s->dense;
     sm_group_tab *tab = &g->tab;
     for (size_t m = 0; m < tab->n_tab; m++) {
