@@ -1,5 +1,5 @@
 /* index.c — builds the block-envelope index that lets the search skip spectra exactly (see sm_internal.h). */
-/* madvise (MADV_HUGEPAGE) */
+/* madvise, MADV_HUGEPAGE (sm_alloc_big_) */
 #define _DEFAULT_SOURCE
 #include <math.h>
 #include <stdlib.h>
@@ -11,16 +11,22 @@
 
 size_t sm_index_small_ = SM_INDEX_SMALL;
 
+/* Large arrays read in no predictable order (the sketches) on 2 MB pages where the
+ * system allows, so that reading them misses the address translation cache less
+ * (1M: 2-3 % more queries/s). */
 void *sm_alloc_big_(size_t size)
 {
+#if defined(MADV_HUGEPAGE)
     const size_t huge = (size_t)2 << 20;
-    if (size < huge)
-        return malloc(size);
-    size_t r = (size + huge - 1) & ~(huge - 1);
-    void *p = aligned_alloc(huge, r);
-    if (p != NULL)
-        madvise(p, r, MADV_HUGEPAGE);
-    return p;
+    if (size >= huge) {
+        size_t r = (size + huge - 1) & ~(huge - 1);
+        void *p = aligned_alloc(huge, r);
+        if (p != NULL)
+            madvise(p, r, MADV_HUGEPAGE);
+        return p;
+    }
+#endif
+    return malloc(size);
 }
 
 void sm_index_free_(sm_index *ix)
