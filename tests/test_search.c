@@ -36,6 +36,26 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The default library opened a second time as if it were big: its index built at
+ * open, with the large blocks. */
+static sm_library *open_large(void)
+{
+    sm_error e = {0};
+    sm_library *large = NULL;
+    sm_index_small_ = 0;
+    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
+    sm_index_small_ = SM_INDEX_SMALL;
+    return large;
+}
+
+/* The default library as the file has it, without an index. */
+static void read_raw(sm_library *raw)
+{
+    sm_error e = {0};
+    memset(raw, 0, sizeof *raw);
+    assert_int_equal(sm_h5_read_(SM_DEFAULT_LIBRARY, raw, 0, &e), SM_OK);
+}
+
 static void test_sample_is_fentanyl(void **state)
 {
     (void)state;
@@ -242,10 +262,7 @@ static void test_indexed_equals_exhaustive(void **state)
     }
     /* both block sizes of the index: the library's own (small), then the large
      * ones, on a second copy opened as if the library were big */
-    sm_library *large = NULL;
-    sm_index_small_ = 0;
-    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
-    sm_index_small_ = SM_INDEX_SMALL;
+    sm_library *large = open_large();
     assert_int_equal(lib->index->block, SM_INDEX_BLOCK_SMALL);
     assert_int_equal(large->index->block, SM_INDEX_BLOCK_LARGE);
     assert_true(lib->index_stored);    /* read from the file */
@@ -317,10 +334,7 @@ static void test_batch_groups_exact(void **state)
     sm_error e = {0};
     for (size_t j = 0; j < n; j++)
         v[j] = (sm_nominal){q[j].n, (uint16_t *)q[j].mz, (uint16_t *)q[j].in};
-    sm_library *large = NULL;
-    sm_index_small_ = 0;
-    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
-    sm_index_small_ = SM_INDEX_SMALL;
+    sm_library *large = open_large();
     size_t grouped = 0;
     for (size_t kn = 0; kn < sm_kernel_count(); kn++) {
         if (!sm_kernel_supported_at(kn))
@@ -457,10 +471,7 @@ static void test_queries_ending_early(void **state)
         assert_int_equal(sm_search_exhaustive(lib, v, 10, SIZE_MAX, q[j].hits, &q[j].nh, &e),
                          SM_OK);
     }
-    sm_library *large = NULL;
-    sm_index_small_ = 0;
-    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
-    sm_index_small_ = SM_INDEX_SMALL;
+    sm_library *large = open_large();
     for (size_t kn = 0; kn < sm_kernel_count(); kn++) {
         if (!sm_kernel_supported_at(kn))
             continue;
@@ -581,8 +592,7 @@ static void test_stored_index_is_computed_index(void **state)
     (void)state;
     sm_error e = {0};
     sm_library raw;
-    memset(&raw, 0, sizeof raw);
-    assert_int_equal(sm_h5_read_(SM_DEFAULT_LIBRARY, &raw, 0, &e), SM_OK);
+    read_raw(&raw);
     sm_index *a = NULL;
     sm_packed_ pk;
     assert_int_equal(sm_index_compute_(&raw, &a, &pk, &e), SM_OK);
@@ -668,14 +678,9 @@ static size_t check_sketches(const sm_library *on, const sm_library *raw)
 static void test_sketches(void **state)
 {
     (void)state;
-    sm_error e = {0};
     sm_library raw;
-    memset(&raw, 0, sizeof raw);
-    assert_int_equal(sm_h5_read_(SM_DEFAULT_LIBRARY, &raw, 0, &e), SM_OK);
-    sm_library *large = NULL;
-    sm_index_small_ = 0;
-    assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
-    sm_index_small_ = SM_INDEX_SMALL;
+    read_raw(&raw);
+    sm_library *large = open_large();
     size_t small_entries = check_sketches(lib, &raw), large_entries = check_sketches(large, &raw);
     printf("sketches: %zu entries in blocks of 4, %zu in blocks of 8 (%zu peaks)\n",
            small_entries, large_entries, raw.n_nom);
@@ -693,8 +698,7 @@ static void test_packed_and_sparse(void **state)
     (void)state;
     sm_error e = {0};
     sm_library raw;
-    memset(&raw, 0, sizeof raw);
-    assert_int_equal(sm_h5_read_(SM_DEFAULT_LIBRARY, &raw, 0, &e), SM_OK);
+    read_raw(&raw);
     sm_library *full = NULL, *so = lib; /* lib: opened for searching */
     assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &full, &e), SM_OK);
     /* opened whole, it reads the stored index too, and keeps the peaks as read */
