@@ -1,4 +1,4 @@
-/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack, block_bounds, collect_u16), as ns per call and speedup over scalar. */
+/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack, block_bounds, collect_u16, sketch_sums), as ns per call and speedup over scalar. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +19,16 @@
 #define MAX_KERNELS 8
 
 enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_AXPY4U8, OP_BOUND100, OP_GROUP100,
-       OP_UNPACK100, OP_BLOCKS16384, OP_COLLECT16384, N_OPS };
+       OP_UNPACK100, OP_BLOCKS16384, OP_COLLECT16384, OP_SKETCH107, N_OPS };
 static const char *const op_key[N_OPS] = {"dot1024",  "axpy1024",  "axpy16384",
                                           "axpy4u8",  "bound100",  "group100",
-                                          "unpack100", "blocks16384", "collect16384"};
+                                          "unpack100", "blocks16384", "collect16384",
+                                          "sketch107"};
 static const char *const op_desc[N_OPS] = {"dot 1024",           "axpy 1024",
                                            "axpy 16384",         "axpy4_u8 4x16384",
                                            "bound_sums 100/1000", "group_sums 16x100",
                                            "unpack 100 peaks",   "block_bounds 16384",
-                                           "collect_u16 16384"};
+                                           "collect_u16 16384",  "sketch_sums 8x107"};
 
 static float *va, *vb, *vy;
 static uint32_t word[SPARSE_BINS + 1]; /* word[0] stands for m/z -1 */
@@ -43,6 +44,11 @@ static float blk_src[AXPY_BIG], blk_acc[AXPY_BIG + 16], blk_ratio[AXPY_BIG];
 static float blk_nu[SPARSE_BINS];
 static uint16_t blk_first[AXPY_BIG], blk_bucket[AXPY_BIG + 16];
 static uint32_t blk_list[AXPY_BIG + 16];
+/* a block's sketch: 107 entries (the 1M library's mean for 8 spectra), 8 codes each */
+#define SKETCH_N 107
+static uint16_t sk_mz[SKETCH_N];
+static uint8_t sk_val[SKETCH_N * 8 + SM_SKETCH_PAD];
+static float sk_bw[SM_MAX_NOMINAL_MZ + 2];
 /* Every result ends here, so the compiler cannot drop the calls. */
 static volatile float sink;
 
@@ -101,6 +107,13 @@ static double run(const sm_kernel *k, int op, size_t reps)
     case OP_COLLECT16384:
         for (size_t r = 0; r < reps; r++)
             s += (float)k->collect_u16(blk_bucket, AXPY_BIG, (unsigned)(r % 17), blk_list);
+        break;
+    case OP_SKETCH107:
+        for (size_t r = 0; r < reps; r++) {
+            float dot[8], below[8];
+            k->sketch_sums(sk_bw, sk_mz, sk_val, SKETCH_N, 8, 40, dot, below);
+            s += dot[r % 8] + below[r % 8];
+        }
         break;
     case OP_UNPACK100:
         for (size_t r = 0; r < reps; r++)
@@ -179,6 +192,15 @@ int main(void)
         pk_val[i] = val[i] ? val[i] : 1;
     }
     n_packed = sm_pack_((sm_nominal){SPARSE_N, idx, pk_val}, packed);
+    /* the sketch from m/z 30 up, a few below the query's first (40); the query's
+     * weights on about a third of the m/z */
+    for (size_t e = 0; e < SKETCH_N; e++) {
+        sk_mz[e] = (uint16_t)(30 + e * 2 + lcg() % 2);
+        for (unsigned l = 0; l < 8; l++)
+            sk_val[e * 8 + l] = (uint8_t)(lcg() % 4 == 0 ? 0 : 8 + lcg() % 246);
+    }
+    for (size_t m = 40; m < SPARSE_BINS; m++)
+        sk_bw[m] = lcg() % 3 == 0 ? (float)m * sqrtf((float)(1 + lcg() % 999)) : 0.0f;
     for (int r = 0; r < 4; r++) {
         rows[r] = malloc(AXPY_BIG);
         if (rows[r] == NULL)
@@ -238,7 +260,8 @@ int main(void)
             ns[nk][op] = (op == OP_AXPY4U8 && k->axpy4_u8 == NULL) ||
                                  (op == OP_GROUP100 && k->group_sums == NULL) ||
                                  (op == OP_BLOCKS16384 && k->block_bounds == NULL) ||
-                                 (op == OP_COLLECT16384 && k->collect_u16 == NULL)
+                                 (op == OP_COLLECT16384 && k->collect_u16 == NULL) ||
+                                 (op == OP_SKETCH107 && k->sketch_sums == NULL)
                              ? NAN /* the kernel has none */
                              : ns_per_call(k, op);
         nk++;
