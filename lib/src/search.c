@@ -382,26 +382,23 @@ static void prefetch_block(const sm_library *lib, size_t b)
 #define SKETCH_SLACK 1.0005
 
 /* Whether the first bound of one spectrum from its block's sketch sums lets
- * can_skip exclude it, with need = the T1 below which it does (sketch_need). The
- * bound is score.c's T1' (dot^2 over the query's norm from lo and the library's norm
- * less its peaks below the query's first m/z) with every library square root
- * rounded up to an eighth, so that dot can only grow, and the norm below taken from
- * the codes as well, so that it can only grow and the norm left only shrink; then
- * DESIGN.md's (T1 + 1) / 2. dot = 0: no peak at any of the query's m/z, nothing in
- * common: -0.5, the MF. */
+ * can_skip exclude it, with need = the T1 below which it does (sketch_need, above 0:
+ * the floor is then above 499.5, where -0.5 is always excluded). The bound is
+ * score.c's T1' (dot^2 over the query's norm from lo and the library's norm less its
+ * peaks below the query's first m/z) with every library square root rounded up to an
+ * eighth, so that dot can only grow, and the norm below taken from the codes as well,
+ * so that it can only grow and the norm left only shrink; then DESIGN.md's
+ * (T1 + 1) / 2. dot = 0: no peak at any of the query's m/z (so also when lo is past
+ * the query's last), nothing in common: -0.5, the MF. A zero norm bounds nothing.
+ * Without branches: whether a spectrum of a block goes on is not predictable. */
 static bool sketch_skips(const sm_qdense *d, float dot8, float below64, double norm,
-                         unsigned first_mz, double floor, double need)
+                         unsigned first_mz, double need)
 {
-    if (dot8 == 0.0f)
-        return can_skip(-0.5, floor);
     unsigned lo = d->first > first_mz ? d->first : first_mz;
-    if (lo > d->last)
-        return can_skip(-0.5, floor);
+    lo = lo < d->last ? lo : d->last;
     double nu = d->suffix[lo], nl = norm - (double)below64 * SKETCH_SLACK / 64.0;
-    if (!(nu > 0 && nl > 0))
-        return false;
     double dot = (double)dot8 / 8.0 * SKETCH_SLACK;
-    return dot * dot < need * nu * nl;
+    return (dot8 == 0.0f) | ((nu > 0) & (nl > 0) & (dot * dot < need * nu * nl));
 }
 
 /* The T1 whose bound 1000 (T1 + 1) / 2 - 0.5 can_skip excludes at this floor: a
@@ -449,15 +446,20 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
     (s->kern->sketch_sums != NULL ? s->kern : &sm_kernel_scalar_)
         ->sketch_sums(d->bw, ix->sk_mz + e0, ix->sk_val + e0 * B,
                       (size_t)(ix->sk_off[b + 1] - e0), (unsigned)B, d->first, dot, below);
-    /* the last block's, while this one's words come in */
-    run_deferred(s, q, t);
+    unsigned on = 0;
     for (size_t pos = p0; pos < p1; pos++) {
         size_t l = pos - p0;
         if (any_left_out && left_out(s, ix->order[pos], exclude))
             continue;
         s->stats.bounded++;
-        if (sketch_skips(d, dot[l], below[l], ix->norm[pos], ix->first_mz[pos], floor, need))
-            continue;
+        on |= (unsigned)!sketch_skips(d, dot[l], below[l], ix->norm[pos], ix->first_mz[pos],
+                                      need)
+              << l;
+    }
+    /* the last block's, while this one's words come in */
+    run_deferred(s, q, t);
+    for (; on != 0; on &= on - 1) {
+        size_t pos = p0 + (size_t)__builtin_ctz(on);
         prefetch_range(lib->nom_w + lib->nom_off[pos], lib->nom_w + lib->nom_off[pos + 1]);
         s->deferred[s->n_deferred++] = (uint32_t)pos;
     }
