@@ -585,11 +585,8 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
                     return false;
             }
             if (can_skip(bucket_top, floor)) {
-                run_deferred(s, q, t);
-                if (can_skip(bucket_top, topk_floor(t))) {
-                    s->stats.blocks_skipped += nb - p;
-                    goto done;
-                }
+                s->stats.blocks_skipped += nb - p;
+                goto done; /* (where the deferred spectra are bounded) */
             }
             if (p + 2 * PREFETCH_AHEAD < nb) { /* where the next ones' sketches are */
                 size_t b2 = s->sorted[p + 2 * PREFETCH_AHEAD], p0 = b2 * ix->block;
