@@ -117,16 +117,18 @@ static void check_axpy_u8(const sm_kernel *k, size_t n, size_t ox, size_t oy, bo
 }
 
 
-/* Four rows of bytes at once against four scalar axpy_u8 passes: the same sums in
- * another order (fused or not), so within the rounding of four additions. */
-static void check_axpy4_u8(const sm_kernel *k, size_t n, size_t ox, size_t oy, bool zeros)
+/* Four (axpy4_u8) or eight (axpy8_u8) rows of bytes at once against as many scalar
+ * axpy_u8 passes: the same sums in another order (fused or not), so within the
+ * rounding of that many additions. */
+static void check_axpy_rows(const sm_kernel *k, unsigned rows, size_t n, size_t ox, size_t oy,
+                            bool zeros)
 {
-    static uint8_t xbuf[4][MAXN + MAXOFF + 64];
+    static uint8_t xbuf[8][MAXN + MAXOFF + 64];
     static float ybuf[MAXN + MAXOFF + 8], want[MAXN + 8];
-    const uint8_t *x[4];
-    float a[4];
+    const uint8_t *x[8];
+    float a[8];
     float *y = ybuf + oy;
-    for (int r = 0; r < 4; r++) {
+    for (unsigned r = 0; r < rows; r++) {
         uint8_t *xr = xbuf[r] + (ox + (size_t)r) % (MAXOFF + 1);
         for (size_t i = 0; i < n + 64; i++)
             xr[i] = (uint8_t)(zeros ? 0 : (i < n ? lcg() >> 24 : 0xAB));
@@ -140,18 +142,21 @@ static void check_axpy4_u8(const sm_kernel *k, size_t n, size_t ox, size_t oy, b
     for (size_t i = n; i < n + 8; i++)
         y[i] = 1234.5f;
     memcpy(want, y, (n + 8) * sizeof *want);
-    for (int r = 0; r < 4; r++)
+    for (unsigned r = 0; r < rows; r++)
         sm_kernel_scalar_.axpy_u8(a[r], x[r], want, n);
-    k->axpy4_u8(a, x, y, n);
+    if (rows == 8)
+        k->axpy8_u8(a, x, y, n);
+    else
+        k->axpy4_u8(a, x, y, n);
     for (size_t i = 0; i < oy; i++)
         assert_true(ybuf[i] == 1234.5f);
     for (size_t i = 0; i < n; i++) {
         double terms = fabs((double)want[i]);
-        for (int r = 0; r < 4; r++)
+        for (unsigned r = 0; r < rows; r++)
             terms += 2.0 * fabs((double)a[r] * x[r][i]);
         if (!(fabs((double)y[i] - (double)want[i]) <= 2e-6 * terms + 1e-30))
-            fail_msg("%s axpy4_u8 n=%zu i=%zu: %.9g, four axpy_u8 %.9g", k->name, n, i,
-                     (double)y[i], (double)want[i]);
+            fail_msg("%s axpy%u_u8 n=%zu i=%zu: %.9g, %u axpy_u8 %.9g", k->name, rows, n, i,
+                     (double)y[i], rows, (double)want[i]);
     }
     for (size_t i = n; i < n + 8; i++)
         assert_true(y[i] == 1234.5f);
@@ -578,7 +583,9 @@ static void run_all(const sm_kernel *k)
                 check_bound(k, len, o1, o2, zeros);
                 check_axpy_u8(k, len, o1, o2, zeros);
                 if (k->axpy4_u8 != NULL)
-                    check_axpy4_u8(k, len, o1, o2, zeros);
+                    check_axpy_rows(k, 4, len, o1, o2, zeros);
+                if (k->axpy8_u8 != NULL)
+                    check_axpy_rows(k, 8, len, o1, o2, zeros);
             }
             if (k->group_sums != NULL)
                 check_group(k, len, zeros);

@@ -142,7 +142,9 @@ static void run_threads(void *(*fn)(void *), void *args, size_t arg_size, unsign
     free(tid);
 }
 
-/* The kept groups, swept together by all the threads at once (a block's spectra
+/* The kept groups, their lanes first dealt out again by the blocks they need (the
+ * queries that need nearly every block together, the others in a group whose sweep
+ * reads fewer), swept together by all the threads at once (a block's spectra
  * unpacked once for all of them), then completed. */
 static sm_status sweep_deferred(batch *b, unsigned n_threads, sm_error *err)
 {
@@ -154,6 +156,8 @@ static sm_status sweep_deferred(batch *b, unsigned n_threads, sm_error *err)
                                         : sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     for (size_t p = 0; p < (size_t)n_threads * ng && st == SM_OK; p++)
         st = sm_group_part_new_(b->k, &parts[p], err);
+    if (st == SM_OK)
+        st = sm_groups_regroup_(b->deferred, ng, err);
     if (st == SM_OK) {
         atomic_size_t cursor;
         atomic_init(&cursor, 0);

@@ -510,6 +510,22 @@ static size_t list_bucket(sm_searcher *s, unsigned k)
     return kern->collect_u16(s->bucket_of, s->lib->index->n_blocks, k, s->sorted);
 }
 
+/* y[0..n) += a[r] x[r][0..n) for the nr <= 8 rows: eight, then four, at a time
+ * where the kernel can. */
+static void add_rows(const sm_kernel *kern, const float *a, const uint8_t *const *x, unsigned nr,
+                     float *y, size_t n)
+{
+    unsigned r = 0;
+    if (nr == 8 && kern->axpy8_u8 != NULL) {
+        kern->axpy8_u8(a, x, y, n);
+        return;
+    }
+    for (; r + 4 <= nr && kern->axpy4_u8 != NULL; r += 4)
+        kern->axpy4_u8(a + r, x + r, y, n);
+    for (; r < nr; r++)
+        kern->axpy_u8(a[r], x[r], y, n);
+}
+
 /* Searches the blocks best bound first. With a budget (in blocks scanned) below
  * what the query needs, it stops there: the waiting candidates are scored, and it
  * returns false with the sorted position in s->pend.p (a group finishes the query:
@@ -525,33 +541,28 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     /* Bounds of all blocks at once: acc[b] = sum over query peaks of qw[m] env[m][b],
      * a dense row with the axpy kernel, a listed one entry by entry. */
     memset(s->acc, 0, ix->stride * sizeof *s->acc);
-    float a4[4];
-    const uint8_t *x4[4];
-    unsigned n4 = 0;
+    float a8[8];
+    const uint8_t *x8[8];
+    unsigned n8 = 0;
     for (size_t j = 0; j < q.n; j++) {
         unsigned m = q.mz[j];
         if (m >= ix->n_bins)
             continue;
         float a = (float)((double)s->qw[m] * ix->row_scale[m] / 255.0 * (1.0 + 1e-6));
         if (ix->row_dense[m] >= 0) {
-            /* dense rows four at a time: acc[] is read and written once for the four */
-            a4[n4] = a;
-            x4[n4++] = ix->env + (size_t)ix->row_dense[m] * ix->stride;
-            if (n4 == 4 && kern->axpy4_u8 != NULL) {
-                kern->axpy4_u8(a4, x4, s->acc, ix->stride);
-                n4 = 0;
-            } else if (n4 == 4 || kern->axpy4_u8 == NULL) {
-                for (unsigned r = 0; r < n4; r++)
-                    kern->axpy_u8(a4[r], x4[r], s->acc, ix->stride);
-                n4 = 0;
+            /* dense rows eight at a time: acc[] is read and written once for them */
+            a8[n8] = a;
+            x8[n8++] = ix->env + (size_t)ix->row_dense[m] * ix->stride;
+            if (n8 == 8) {
+                add_rows(kern, a8, x8, n8, s->acc, ix->stride);
+                n8 = 0;
             }
         } else {
             for (uint64_t e = ix->sp_off[m]; e < ix->sp_off[m + 1]; e++)
                 s->acc[ix->sp_block[e]] += a * (float)ix->sp_code[e];
         }
     }
-    for (unsigned r = 0; r < n4; r++)
-        kern->axpy_u8(a4[r], x4[r], s->acc, ix->stride);
+    add_rows(kern, a8, x8, n8, s->acc, ix->stride);
 
     /* Each block's bound (kept in acc[], rounded up to float) and its bucket */
     const float *ratio = ix->ratio + (size_t)cut * ix->stride;
@@ -1044,6 +1055,123 @@ void sm_groups_sweep_(const sm_library *lib, sm_group *const *gs, sm_group_part 
     }
     free(bmz);
     free(bin);
+}
+
+/* A lane taken out of its group: its column of each table and what goes with it. */
+struct lane_copy {
+    uint32_t need; /* blocks it still needs */
+    uint32_t from; /* group * SM_GROUP + lane, where it was */
+    uint32_t first;
+    float floor;
+    struct lane lane;
+};
+
+static int lane_needs_more(const void *pa, const void *pb)
+{
+    const struct lane_copy *a = pa, *b = pb;
+    if (a->need != b->need)
+        return a->need < b->need ? 1 : -1;
+    return (a->from > b->from) - (a->from < b->from);
+}
+
+sm_status sm_groups_regroup_(sm_group *const *gs, size_t ng, sm_error *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ng; i++)
+        n += gs[i]->n_lanes;
+    if (ng < 2 || n == 0)
+        return SM_OK;
+    const size_t n_tab = gs[0]->tab.n_tab, n_blocks = gs[0]->lib->index->n_blocks;
+    sm_status st = SM_OK;
+    struct lane_copy *lc = calloc(n, sizeof *lc), *sorted = malloc(n * sizeof *sorted);
+    float *col = malloc(n * n_tab * 3 * sizeof *col);
+    uint32_t *wcol = malloc(n * n_tab * sizeof *wcol), *dest = malloc(ng * SM_GROUP * sizeof *dest);
+    uint16_t *mark = calloc(ng * n_blocks, sizeof *mark);
+    if (!lc || !sorted || !col || !wcol || !dest || !mark) {
+        st = sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
+        goto out;
+    }
+    /* each lane copied out with the count of blocks it needs; the copies keep their
+     * place in col/wcol */
+    size_t k = 0;
+    for (size_t i = 0; i < ng; i++) {
+        const sm_group *g = gs[i];
+        uint32_t need[SM_GROUP] = {0};
+        for (size_t b = 0; b < n_blocks; b++)
+            for (unsigned m = g->mark[b]; m != 0; m &= m - 1)
+                need[__builtin_ctz(m)]++;
+        for (unsigned l = 0; l < g->n_lanes; l++, k++) {
+            lc[k] = (struct lane_copy){need[l], (uint32_t)(i * SM_GROUP + l), g->tab.first[l],
+                                       g->tab.floor[l], g->lane[l]};
+            for (size_t m = 0; m < n_tab; m++) {
+                size_t c = m * SM_GROUP + l, to = k * n_tab + m;
+                wcol[to] = g->tab.word[c];
+                col[3 * to] = g->tab.bw[c];
+                col[3 * to + 1] = g->tab.sa[c];
+                col[3 * to + 2] = g->tab.nu[c];
+            }
+        }
+    }
+    /* dest[from]: the place j of lane `from` in order of need, group j / SM_GROUP,
+     * lane j % SM_GROUP; its marks follow it */
+    memcpy(sorted, lc, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, lane_needs_more);
+    for (size_t j = 0; j < n; j++)
+        dest[sorted[j].from] = (uint32_t)j;
+    for (size_t i = 0; i < ng; i++) {
+        const sm_group *g = gs[i];
+        for (size_t b = 0; b < n_blocks; b++)
+            for (unsigned m = g->mark[b]; m != 0; m &= m - 1) {
+                size_t j = dest[i * SM_GROUP + (unsigned)__builtin_ctz(m)];
+                mark[(j / SM_GROUP) * n_blocks + b] |= (uint16_t)(1u << (j % SM_GROUP));
+            }
+    }
+    for (size_t i = 0; i < ng; i++) {
+        sm_group *g = gs[i];
+        g->n_lanes = 0;
+        memcpy(g->mark, mark + i * n_blocks, n_blocks * sizeof *g->mark);
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            g->tab.first[l] = 0;
+            g->tab.floor[l] = INFINITY;
+        }
+    }
+    for (size_t old = 0; old < n; old++) {
+        size_t j = dest[lc[old].from];
+        sm_group *g = gs[j / SM_GROUP];
+        unsigned l = (unsigned)(j % SM_GROUP);
+        for (size_t m = 0; m < n_tab; m++) {
+            size_t c = m * SM_GROUP + l, from = old * n_tab + m;
+            g->tab.word[c] = wcol[from];
+            g->tab.bw[c] = col[3 * from];
+            g->tab.sa[c] = col[3 * from + 1];
+            g->tab.nu[c] = col[3 * from + 2];
+        }
+        g->tab.first[l] = lc[old].first;
+        g->tab.floor[l] = lc[old].floor;
+        g->lane[l] = lc[old].lane;
+        if (l + 1 > g->n_lanes)
+            g->n_lanes = l + 1;
+    }
+    /* lanes no longer in use all zero, as sm_group_new_ leaves them */
+    for (size_t i = 0; i < ng; i++) {
+        sm_group *g = gs[i];
+        for (unsigned l = g->n_lanes; l < SM_GROUP; l++)
+            for (size_t m = 0; m < n_tab; m++) {
+                size_t c = m * SM_GROUP + l;
+                g->tab.word[c] = 0;
+                g->tab.bw[c] = 0.0f;
+                g->tab.sa[c] = 0.0f;
+                g->tab.nu[c] = 0.0f;
+            }
+    }
+out:
+    free(lc);
+    free(sorted);
+    free(col);
+    free(wcol);
+    free(dest);
+    free(mark);
+    return st;
 }
 
 void sm_group_part_merge_(sm_group *g, const sm_group_part *p)

@@ -167,6 +167,10 @@ void sm_group_part_begin_(sm_group_part *p, const sm_group *g);
 void sm_groups_sweep_(const sm_library *lib, sm_group *const *gs, sm_group_part *const *ps,
                       size_t ng, _Atomic size_t *cursor);
 void sm_group_part_merge_(sm_group *g, const sm_group_part *p);
+/* The lanes of groups gs[0..ng) dealt out again, those that need the most blocks
+ * together (each group's sweep reads the blocks any of its lanes needs): before
+ * their parts are begun. SM_ERR_NOMEM leaves them as they were. */
+sm_status sm_groups_regroup_(sm_group *const *gs, size_t ng, sm_error *err);
 void sm_group_finish_(sm_group *g, sm_nominal_buf *buf);
 sm_status sm_search_or_park_(sm_searcher *s, bool may_park, sm_nominal q, size_t k,
                              sm_hit *hits, size_t *n_hits, bool *parked, sm_error *err);

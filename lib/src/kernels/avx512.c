@@ -83,6 +83,32 @@ static void axpy4_u8_avx512(const float a[4], const uint8_t *const x[4], float *
                     fmaf(a[2], (float)x2[i], fmaf(a[1], (float)x1[i], fmaf(a[0], (float)x0[i], y[i]))));
 }
 
+/* Eight rows, 16 a step: y read and written once for the eight. */
+static void axpy8_u8_avx512(const float a[8], const uint8_t *const x[8], float *y, size_t n)
+{
+    __m512 va[8];
+    for (unsigned r = 0; r < 8; r++)
+        va[r] = _mm512_set1_ps(a[r]);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v0 = _mm512_loadu_ps(y + i), v1 = _mm512_setzero_ps();
+        for (unsigned r = 0; r < 8; r += 2) {
+            v0 = _mm512_fmadd_ps(va[r], _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                            _mm_loadu_si128((const __m128i *)(x[r] + i)))), v0);
+            v1 = _mm512_fmadd_ps(va[r + 1], _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
+                                                _mm_loadu_si128((const __m128i *)(x[r + 1] + i)))),
+                                 v1);
+        }
+        _mm512_storeu_ps(y + i, _mm512_add_ps(v0, v1));
+    }
+    for (; i < n; i++) {
+        float v = y[i];
+        for (unsigned r = 0; r < 8; r++)
+            v = fmaf(a[r], (float)x[r][i], v);
+        y[i] = v;
+    }
+}
+
 /* Bytes widened to 32-bit lanes, converted, multiplied and added: 16 a step. */
 static void axpy_u8_avx512(float a, const uint8_t *x, float *y, size_t n)
 {
@@ -527,6 +553,7 @@ const sm_kernel sm_kernel_avx512_ = {
     .axpy = axpy_avx512,
     .axpy_u8 = axpy_u8_avx512,
     .axpy4_u8 = axpy4_u8_avx512,
+    .axpy8_u8 = axpy8_u8_avx512,
     .bound_sums = bound_sums_avx512,
     .unpack = unpack_avx512,
     .group_sums = group_sums_avx512,

@@ -23,6 +23,8 @@ typedef struct sm_kernel {
     /* y[i] += a[0] x[0][i] + a[1] x[1][i] + a[2] x[2][i] + a[3] x[3][i], i < n: four
      * envelope rows in one pass over y (NULL: four axpy_u8) */
     void (*axpy4_u8)(const float a[4], const uint8_t *const x[4], float *y, size_t n);
+    /* the same with eight rows (NULL: two axpy4_u8) */
+    void (*axpy8_u8)(const float a[8], const uint8_t *const x[8], float *y, size_t n);
     /* What the search bounds one library spectrum with, in one pass over its peaks
      * (mz ascending, val its intensities; see sm_bound_sums). */
     void (*bound_sums)(const uint32_t *word, const uint16_t *mz, const uint16_t *val, size_t n,
