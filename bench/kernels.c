@@ -212,10 +212,12 @@ int main(void)
     size_t cells = (size_t)SPARSE_BINS * SM_GROUP;
     group.n_tab = SPARSE_BINS;
     group.word = aligned_alloc(64, cells * sizeof *group.word);
+    group.le = aligned_alloc(64, cells * sizeof *group.le);
+    group.lt = aligned_alloc(64, cells * sizeof *group.lt);
     group.bw = aligned_alloc(64, cells * sizeof *group.bw);
     group.sa = aligned_alloc(64, cells * sizeof *group.sa);
     group.nu = aligned_alloc(64, cells * sizeof *group.nu);
-    if (!group.word || !group.bw || !group.sa || !group.nu)
+    if (!group.word || !group.le || !group.lt || !group.bw || !group.sa || !group.nu)
         return 1;
     for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
         group.sqrt_f[i] = sqrtf((float)i);
@@ -225,6 +227,8 @@ int main(void)
             uint32_t a = m > 0 && lcg() % 3 == 0 ? 1 + lcg() % 999 : 0;
             size_t at = (size_t)m * SM_GROUP + l;
             group.word[at] = (c + (a > 1)) | c << 16; /* peaks above 1 up to m, before m */
+            group.le[at] = (uint16_t)(c + (a > 1));
+            group.lt[at] = (uint16_t)c;
             c += a > 1;
             group.sa[at] = sqrtf((float)a);
             group.bw[at] = (float)m * group.sa[at];
@@ -291,6 +295,8 @@ int main(void)
     for (int r = 0; r < 4; r++)
         free(rows[r]);
     free(group.word);
+    free(group.le);
+    free(group.lt);
     free(group.bw);
     free(group.sa);
     free(group.nu);

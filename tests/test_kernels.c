@@ -340,10 +340,12 @@ static void check_group(const sm_kernel *k, size_t n, bool zeros)
     size_t cells = (size_t)BINS * SM_GROUP;
     sm_group_tab g = {.n_tab = BINS};
     g.word = aligned_alloc(64, cells * sizeof *g.word);
+    g.le = aligned_alloc(64, cells * sizeof *g.le);
+    g.lt = aligned_alloc(64, cells * sizeof *g.lt);
     g.bw = aligned_alloc(64, cells * sizeof *g.bw);
     g.sa = aligned_alloc(64, cells * sizeof *g.sa);
     g.nu = aligned_alloc(64, cells * sizeof *g.nu);
-    assert_true(g.word && g.bw && g.sa && g.nu);
+    assert_true(g.word && g.le && g.lt && g.bw && g.sa && g.nu);
     for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
         g.sqrt_f[i] = sqrtf((float)i);
     for (unsigned l = 0; l < SM_GROUP; l++) {
@@ -380,10 +382,13 @@ static void check_group(const sm_kernel *k, size_t n, bool zeros)
             while (first < BINS && (qword[l][1 + first] & 0xffffu) == 0)
                 first++;
         }
-        /* the group's word: counts up to m and up to m - 1 */
-        for (unsigned m = 0; m < BINS; m++)
-            g.word[(size_t)m * SM_GROUP + l] = qword[l][1 + m] >> 16 |
-                                               (qword[l][m] & 0xffff0000u);
+        /* the group's word: counts up to m and up to m - 1; le and lt, the same */
+        for (unsigned m = 0; m < BINS; m++) {
+            size_t c = (size_t)m * SM_GROUP + l;
+            g.word[c] = qword[l][1 + m] >> 16 | (qword[l][m] & 0xffff0000u);
+            g.le[c] = (uint16_t)(qword[l][1 + m] >> 16);
+            g.lt[c] = (uint16_t)(qword[l][m] >> 16);
+        }
         double sum = 0;
         for (unsigned m = BINS; m-- > 0;) {
             uint32_t a = qword[l][1 + m] & 0xffffu;
@@ -451,6 +456,8 @@ static void check_group(const sm_kernel *k, size_t n, bool zeros)
             fail_msg("%s group_sums lane %u not in use let through", k->name, l);
     }
     free(g.word);
+    free(g.le);
+    free(g.lt);
     free(g.bw);
     free(g.sa);
     free(g.nu);

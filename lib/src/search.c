@@ -737,6 +737,8 @@ void sm_group_free_(sm_group *g)
     if (g == NULL)
         return;
     free(g->tab.word);
+    free(g->tab.le);
+    free(g->tab.lt);
     free(g->tab.bw);
     free(g->tab.sa);
     free(g->tab.nu);
@@ -760,15 +762,20 @@ sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err)
     size_t cells = ix->n_bins * SM_GROUP;
     /* one cache line an m/z: 16 lanes of 4 bytes */
     g->tab.word = aligned_alloc(64, cells * sizeof *g->tab.word);
+    g->tab.le = aligned_alloc(64, cells * sizeof *g->tab.le);
+    g->tab.lt = aligned_alloc(64, cells * sizeof *g->tab.lt);
     g->tab.bw = aligned_alloc(64, cells * sizeof *g->tab.bw);
     g->tab.sa = aligned_alloc(64, cells * sizeof *g->tab.sa);
     g->tab.nu = aligned_alloc(64, cells * sizeof *g->tab.nu);
     g->mark = calloc(ix->n_blocks, sizeof *g->mark);
-    if (!g->tab.word || !g->tab.bw || !g->tab.sa || !g->tab.nu || !g->mark) {
+    if (!g->tab.word || !g->tab.le || !g->tab.lt || !g->tab.bw || !g->tab.sa || !g->tab.nu ||
+        !g->mark) {
         sm_group_free_(g);
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     }
     memset(g->tab.word, 0, cells * sizeof *g->tab.word);
+    memset(g->tab.le, 0, cells * sizeof *g->tab.le);
+    memset(g->tab.lt, 0, cells * sizeof *g->tab.lt);
     memset(g->tab.bw, 0, cells * sizeof *g->tab.bw);
     memset(g->tab.sa, 0, cells * sizeof *g->tab.sa);
     memset(g->tab.nu, 0, cells * sizeof *g->tab.nu);
@@ -805,6 +812,8 @@ void sm_group_adopt_(sm_searcher *s, sm_group *g)
         size_t c = m * SM_GROUP + l;
         /* the count of peaks above 1 up to m, and up to m - 1 (word[m]) */
         tab->word[c] = d->word[1 + m] >> 16 | (d->word[m] & 0xffff0000u);
+        tab->le[c] = (uint16_t)(d->word[1 + m] >> 16);
+        tab->lt[c] = (uint16_t)(d->word[m] >> 16);
         tab->bw[c] = d->bw[m];
         tab->sa[c] = (float)d->r[m] * (d->in[m] != 0);
         double nu = d->suffix[m > d->first ? m : d->first];
@@ -904,6 +913,8 @@ static void group_finish(sm_group *g, sm_nominal_buf *buf)
         for (size_t m = 0; m < g->tab.n_tab; m++) {
             size_t c = m * SM_GROUP + l;
             g->tab.word[c] = 0;
+            g->tab.le[c] = 0;
+            g->tab.lt[c] = 0;
             g->tab.bw[c] = 0.0f;
             g->tab.sa[c] = 0.0f;
             g->tab.nu[c] = 0.0f;
@@ -1142,6 +1153,8 @@ sm_status sm_groups_regroup_(sm_group *const *gs, size_t ng, sm_error *err)
         for (size_t m = 0; m < n_tab; m++) {
             size_t c = m * SM_GROUP + l, from = old * n_tab + m;
             g->tab.word[c] = wcol[from];
+            g->tab.le[c] = (uint16_t)(wcol[from] & 0xffffu);
+            g->tab.lt[c] = (uint16_t)(wcol[from] >> 16);
             g->tab.bw[c] = col[3 * from];
             g->tab.sa[c] = col[3 * from + 1];
             g->tab.nu[c] = col[3 * from + 2];
@@ -1159,6 +1172,8 @@ sm_status sm_groups_regroup_(sm_group *const *gs, size_t ng, sm_error *err)
             for (size_t m = 0; m < n_tab; m++) {
                 size_t c = m * SM_GROUP + l;
                 g->tab.word[c] = 0;
+                g->tab.le[c] = 0;
+                g->tab.lt[c] = 0;
                 g->tab.bw[c] = 0.0f;
                 g->tab.sa[c] = 0.0f;
                 g->tab.nu[c] = 0.0f;

@@ -258,131 +258,158 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
  * what every lane compares with or adds (so that the walk broadcasts each from
  * memory and never branches on the data), then the walk itself. */
 #define GROUP_CHUNK 256
+enum { PRE_MZ, PRE_MSB, PRE_K, PRE_COMMON, PRE_LINK, PRE_BELOW, PRE_ND, PRE_N };
 
-/* One peak of group_sums (j: the peak, c: its place in the chunk); LOW: m/z may be
- * under some lane's first (the walk's first peaks only), where `below` grows and
- * links may not start. With the query's sa = sqrt(a) (0 where it has no peak):
+/* One peak of group_sums (j: the peak, c: its place in the chunk), its state in the
+ * registers suffixed X, the previous peak's in those suffixed Y (the walk takes two
+ * peaks a round, so that no state is copied); LOW: m/z may be under some lane's
+ * first (the walk's first peaks only), where `below` grows and links may not start.
+ * With the query's sa = sqrt(a) (0 where it has no peak):
  *  - common (in n1, may take a ratio) when sa > 0 for a library peak above 1, and
- *    when sa > 1 (a above 1) for one of intensity 1: sa > lim_common[c];
+ *    when sa > 1 (a above 1) for one of intensity 1: sa > pre[PRE_COMMON];
  *  - the next peak may link to this one unless this one breaks the chain, a
- *    library-only peak above 1 (sa = 0 with b > 1): sa > lim_link[c], -1 for b <= 1.
- * A link also needs the query's count of peaks above 1 before m (the word's high
- * half) to equal its count up to the previous peak's m/z (the previous word's low
- * half, moved up: prev_hi). */
-#define GROUP_STEP(LOW, S)                                                                 \
+ *    library-only peak above 1 (sa = 0 with b > 1): sa > pre[PRE_LINK], -1 for b <= 1.
+ * A link also needs the query's count of peaks above 1 before m (lt) to equal its
+ * count up to the previous peak's m/z (le there). Where the previous peak is common
+ * the term is m min(p, q) / max(p, q), p = sa K with K = sqrt(b_prev) / sqrt(b) and
+ * q = the previous sa (the quotient of kernels.h, both sides over sqrt(b)), else m;
+ * dot adds sa m sqrt(b); nd adds 2^21 + m a link (n2 above, t2_den below). */
+#define GROUP_STEP(LOW, X, Y)                                                             \
     do {                                                                                   \
         size_t o = (size_t)mz[j] * SM_GROUP;                                               \
-        __m512i w = _mm512_load_si512(g->word + o);                                        \
-        __m512 sa = _mm512_load_ps(g->sa + o);                                             \
-        __m512 sb = _mm512_set1_ps(sqb[c]);                                                \
-        __m512 mf = _mm512_set1_ps(mzf[c]);                                                \
-        dot##S = _mm512_fmadd_ps(_mm512_load_ps(g->bw + o), sb, dot##S);                   \
-        __mmask16 common = _mm512_cmp_ps_mask(sa, _mm512_set1_ps(lim_common[c]), _CMP_GT_OQ); \
-        __mmask16 ok = _mm512_cmp_ps_mask(sa, _mm512_set1_ps(lim_link[c]), _CMP_GT_OQ);    \
+        __m256i lt = _mm256_load_si256((const __m256i *)(g->lt + o));                      \
+        le##X = _mm256_load_si256((const __m256i *)(g->le + o));                           \
+        sa##X = _mm512_load_ps(g->sa + o);                                                 \
+        dot##X = _mm512_fmadd_ps(sa##X, _mm512_set1_ps(pre[PRE_MSB][c]), dot##X);          \
+        common##X = _mm512_cmp_ps_mask(sa##X, _mm512_set1_ps(pre[PRE_COMMON][c]), _CMP_GT_OQ); \
+        ok##X = _mm512_cmp_ps_mask(sa##X, _mm512_set1_ps(pre[PRE_LINK][c]), _CMP_GT_OQ);    \
         if (LOW) {                                                                         \
-            __mmask16 ge = _mm512_cmp_ps_mask(mf, firstf, _CMP_GE_OQ);                     \
+            __mmask16 ge = _mm512_cmp_ps_mask(_mm512_set1_ps(pre[PRE_MZ][c]), firstf,      \
+                                              _CMP_GE_OQ);                                 \
             below = _mm512_mask_add_ps(below, (__mmask16)~ge, below,                       \
-                                       _mm512_set1_ps(mbelow[c]));                         \
-            ok = (__mmask16)(ok & ge);                                                     \
+                                       _mm512_set1_ps(pre[PRE_BELOW][c]));                 \
+            ok##X = (__mmask16)(ok##X & ge);                                               \
         }                                                                                  \
-        n1 = _mm512_mask_add_epi32(n1, common, n1, one);                                   \
-        __mmask16 link = _mm512_mask_testn_epi32_mask((__mmask16)(common & prev_ok),       \
-                                                      _mm512_xor_si512(w, prev_hi), high16); \
-        __mmask16 sure = (__mmask16)(link & prev_common);                                  \
-        __m512 p = _mm512_mul_ps(sa, prev_sb), q = _mm512_mul_ps(prev_sa, sb);             \
-        __m512 v = _mm512_mul_ps(_mm512_min_ps(p, q), _mm512_rcp14_ps(_mm512_max_ps(p, q))); \
-        __m512 term = _mm512_mask_mul_ps(mf, sure, mf, v); /* m v, or m where unsure */    \
-        t2##S = _mm512_mask_add_ps(t2##S, link, t2##S, term);                              \
-        n2 = _mm512_mask_add_epi32(n2, link, n2, one);                                     \
-        t2_den##S = _mm512_mask_add_ps(t2_den##S, link, t2_den##S, mf);                    \
-        prev_ok = ok;                                                                      \
-        prev_hi = _mm512_slli_epi32(w, 16);                                                \
-        prev_common = common;                                                              \
-        prev_sa = sa;                                                                      \
-        prev_sb = sb;                                                                      \
+        n1 = _mm512_mask_add_epi32(n1, common##X, n1, one);                                \
+        __mmask16 link = _mm256_mask_cmpeq_epi16_mask((__mmask16)(common##X & ok##Y), lt,  \
+                                                      le##Y);                              \
+        __mmask16 sure = (__mmask16)(link & common##Y);                                    \
+        __m512 p = _mm512_mul_ps(sa##X, _mm512_set1_ps(pre[PRE_K][c]));                    \
+        __m512 v = _mm512_mask_mul_ps(onef, sure, _mm512_min_ps(p, sa##Y),                 \
+                                      _mm512_rcp14_ps(_mm512_max_ps(p, sa##Y)));           \
+        t2##X = _mm512_mask3_fmadd_ps(v, _mm512_set1_ps(pre[PRE_MZ][c]), t2##X, link);     \
+        nd = _mm512_mask_add_epi32(nd, link, nd,                                           \
+                                   _mm512_set1_epi32(((const int32_t *)pre[PRE_ND])[c]));  \
+    } while (0)
+#define GROUP_KEEP() /* a single step's state where the next step looks for it */         \
+    do {                                                                                   \
+        sa1 = sa0;                                                                         \
+        le1 = le0;                                                                         \
+        ok1 = ok0;                                                                         \
+        common1 = common0;                                                                 \
     } while (0)
 
 /* group_sums: a lane a query, one library peak a step, no gathers: each table holds
- * the group's 16 values of an m/z in one cache line. Term 2's quotient is a
- * reciprocal estimate (relative error below 2^-14; kernels.h); t2_den, a sum of
- * integers below 2^24, is exact in float. Even and odd peaks add to their own float
- * sums (S), which halves the chains of dependent additions. Measured on the real
- * spectra (16 of the benchmark's hardest queries against 20,000 spectra of the 100k
- * library, 83 peaks on average): 245 ns a spectrum with a branch on b > 1 and
- * integer m/z broadcasts, 176 ns so. The float estimate of the bounds at the end is
- * sm_group_sums_scalar_'s, lane for lane. */
+ * the group's 16 values of an m/z in a cache line (sa) or half of one (lt, le). Term
+ * 2's quotient is a reciprocal estimate (relative error below 2^-14; kernels.h); the
+ * sums of term 2's counts are exact in the 32-bit lanes of nd for at most 1,024
+ * peaks below m/z 2,048 (the scalar kernel's otherwise). Even and odd peaks add to
+ * their own float sums, which halves the chains of dependent additions. Measured on
+ * the real spectra (16 of the benchmark's hardest queries against 40,000 spectra of
+ * the 100k library, 66 peaks on average): 175 ns a spectrum with the word and bw
+ * tables of the other kernels, a ratio from two products and separate counts; 159
+ * ns so. The float estimate of the bounds at the end is sm_group_sums_scalar_'s,
+ * lane for lane. */
 static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
                                   const uint16_t *val, size_t n, double norm,
                                   sm_group_sums *out)
 {
-    const __m512i high16 = _mm512_set1_epi32((int)0xffff0000u), one = _mm512_set1_epi32(1);
+    if (n > 1024 || (n > 0 && mz[n - 1] >= 2048))
+        return sm_group_sums_scalar_(g, mz, val, n, norm, out);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512 onef = _mm512_set1_ps(1.0f);
     const __m512i first = _mm512_loadu_si512(g->first);
     const __m512 firstf = _mm512_cvtepi32_ps(first);
-    __m512 dot0 = _mm512_setzero_ps(), t20 = _mm512_setzero_ps(), t2_den0 = _mm512_setzero_ps();
-    __m512 dot1 = _mm512_setzero_ps(), t21 = _mm512_setzero_ps(), t2_den1 = _mm512_setzero_ps();
+    __m512 dot0 = _mm512_setzero_ps(), t20 = _mm512_setzero_ps();
+    __m512 dot1 = _mm512_setzero_ps(), t21 = _mm512_setzero_ps();
     __m512 below = _mm512_setzero_ps();
-    __m512i n1 = _mm512_setzero_si512(), n2 = _mm512_setzero_si512();
-    __m512i prev_hi = _mm512_setzero_si512();
-    __m512 prev_sa = _mm512_setzero_ps();
-    __m512 prev_sb = _mm512_setzero_ps();
-    __mmask16 prev_ok = 0, prev_common = 0;
+    __m512i n1 = _mm512_setzero_si512(), nd = _mm512_setzero_si512();
+    __m256i le0 = _mm256_setzero_si256(), le1 = _mm256_setzero_si256();
+    __m512 sa0 = _mm512_setzero_ps(), sa1 = _mm512_setzero_ps();
+    __mmask16 ok0 = 0, ok1 = 0, common0 = 0, common1 = 0;
     unsigned max_first = _mm512_reduce_max_epu32(first);
-    _Alignas(64) float mzf[GROUP_CHUNK], sqb[GROUP_CHUNK], mbelow[GROUP_CHUNK];
-    _Alignas(64) float lim_common[GROUP_CHUNK], lim_link[GROUP_CHUNK];
+    _Alignas(64) float pre[PRE_N][GROUP_CHUNK];
+    __m512 carry_sb = _mm512_setzero_ps();
     for (size_t j0 = 0; j0 < n; j0 += GROUP_CHUNK) {
         size_t j1 = n - j0 > GROUP_CHUNK ? j0 + GROUP_CHUNK : n;
         for (size_t j = j0; j < j1; j += 16) {
             __mmask16 valid = j1 - j >= 16 ? (__mmask16)0xFFFF : tail_mask(j1 - j);
-            __m512 m = _mm512_cvtepi32_ps(
-                _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, mz + j)));
+            __m512i mi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, mz + j));
+            __m512 m = _mm512_cvtepi32_ps(mi);
             __m512i bi = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, val + j));
             __m512 b = _mm512_cvtepi32_ps(bi);
+            /* sqrt(b), 1 in the lanes past the end */
+            __m512 sb = _mm512_sqrt_ps(_mm512_mask_mov_ps(onef, valid, b));
+            /* the previous peak's: this vector moved up a lane, the last one carried */
+            __m512 sbp = _mm512_castsi512_ps(_mm512_alignr_epi32(
+                _mm512_castps_si512(sb), _mm512_castps_si512(carry_sb), 15));
+            carry_sb = sb;
+            /* K = sbp / sb: the reciprocal estimate and a Newton step (~2^-27) */
+            __m512 rc = _mm512_rcp14_ps(sb);
+            rc = _mm512_fmadd_ps(_mm512_fnmadd_ps(sb, rc, onef), rc, rc);
             __mmask16 gt1 = _mm512_cmpgt_epu32_mask(bi, one);
             size_t c = j - j0;
-            _mm512_store_ps(mzf + c, m);
-            _mm512_store_ps(sqb + c, _mm512_sqrt_ps(b));
-            _mm512_store_ps(mbelow + c, _mm512_maskz_mul_ps(gt1, m, b));
-            _mm512_store_ps(lim_common + c, _mm512_mask_blend_ps(gt1, _mm512_set1_ps(1.0f),
-                                                                 _mm512_setzero_ps()));
-            _mm512_store_ps(lim_link + c, _mm512_mask_blend_ps(gt1, _mm512_set1_ps(-1.0f),
-                                                               _mm512_setzero_ps()));
+            _mm512_store_ps(pre[PRE_MZ] + c, m);
+            _mm512_store_ps(pre[PRE_MSB] + c, _mm512_mul_ps(m, sb));
+            _mm512_store_ps(pre[PRE_K] + c, _mm512_mul_ps(sbp, rc));
+            _mm512_store_ps(pre[PRE_BELOW] + c, _mm512_maskz_mul_ps(gt1, m, b));
+            _mm512_store_ps(pre[PRE_COMMON] + c,
+                            _mm512_mask_blend_ps(gt1, onef, _mm512_setzero_ps()));
+            _mm512_store_ps(pre[PRE_LINK] + c, _mm512_mask_blend_ps(gt1, _mm512_set1_ps(-1.0f),
+                                                                    _mm512_setzero_ps()));
+            _mm512_store_si512(pre[PRE_ND] + c,
+                               _mm512_add_epi32(mi, _mm512_set1_epi32(1 << 21)));
         }
         size_t j = j0;
         for (; j + 2 <= j1 && mz[j + 1] < max_first; j++) {
             size_t c = j - j0;
-            GROUP_STEP(1, 0);
+            GROUP_STEP(1, 0, 1);
             j++;
             c++;
-            GROUP_STEP(1, 1);
+            GROUP_STEP(1, 1, 0);
         }
         for (; j < j1 && mz[j] < max_first; j++) {
             size_t c = j - j0;
-            GROUP_STEP(1, 0);
+            GROUP_STEP(1, 0, 1);
+            GROUP_KEEP();
         }
         for (; j + 2 <= j1; j++) {
             size_t c = j - j0;
-            GROUP_STEP(0, 0);
+            GROUP_STEP(0, 0, 1);
             j++;
             c++;
-            GROUP_STEP(0, 1);
+            GROUP_STEP(0, 1, 0);
         }
         for (; j < j1; j++) {
             size_t c = j - j0;
-            GROUP_STEP(0, 0);
+            GROUP_STEP(0, 0, 1);
+            GROUP_KEEP();
         }
     }
     __m512 dot = _mm512_add_ps(dot0, dot1), t2 = _mm512_add_ps(t20, t21);
-    __m512 t2_den = _mm512_add_ps(t2_den0, t2_den1);
+    __m512i n2 = _mm512_srli_epi32(nd, 21);
+    __m512i t2_deni = _mm512_and_si512(nd, _mm512_set1_epi32((1 << 21) - 1));
+    __m512 t2_den = _mm512_cvtepi32_ps(t2_deni);
     _mm512_storeu_ps(out->dot, dot);
     _mm512_storeu_ps(out->t2_num, t2);
     _mm512_storeu_si512(out->n1, n1);
     _mm512_storeu_si512(out->n2, n2);
-    _mm512_storeu_si512(out->t2_den, _mm512_cvtps_epu32(t2_den));
+    _mm512_storeu_si512(out->t2_den, t2_deni);
     if (n == 0)
         return (unsigned)_mm512_cmp_ps_mask(_mm512_set1_ps(-0.5f * 1.001f + 0.02f),
                                             _mm512_loadu_ps(g->floor), _CMP_NLT_UQ);
     /* the bound in float, as the scalar kernel estimates it */
-    const __m512 slack = _mm512_set1_ps(1.001f), onef = _mm512_set1_ps(1.0f);
+    const __m512 slack = _mm512_set1_ps(1.001f);
     const __m512 vnorm = _mm512_set1_ps((float)norm);
     __m512 nu = _mm512_load_ps(g->nu + (size_t)mz[0] * SM_GROUP);
     __m512 nl = _mm512_sub_ps(vnorm, below);
@@ -393,8 +420,7 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
     __m512 dw = _mm512_mul_ps(dot, slack);
     __m512 t1 = _mm512_mask_div_ps(onef, norms, _mm512_mul_ps(dw, dw), _mm512_mul_ps(nu, nl));
     t1 = _mm512_min_ps(t1, onef);
-    __m512 r = _mm512_min_ps(_mm512_div_ps(_mm512_mul_ps(t2, slack), t2_den),
-                             onef);
+    __m512 r = _mm512_min_ps(_mm512_div_ps(_mm512_mul_ps(t2, slack), t2_den), onef);
     __m512 n1f = _mm512_cvtepu32_ps(n1), n2f = _mm512_cvtepu32_ps(n2);
     __m512 mean = _mm512_div_ps(_mm512_fmadd_ps(n1f, t1, _mm512_mul_ps(n2f, r)),
                                 _mm512_add_ps(n1f, n2f));

@@ -101,6 +101,7 @@ typedef struct sm_bound_sums {
  * the library's highest m/z). A lane not in use is all zero.
  *  - word[m]: the query's peaks above intensity 1 at m' <= m | those at m' < m << 16
  *    (bound_sums' counts, without the intensity, which sa gives);
+ *  - le[m], lt[m]: the same two counts apart, 16 bits each (the AVX-512 kernel's);
  *  - bw[m]: m sqrt(a) in float, the query's side of the cross term;
  *  - sa[m]: sqrt(a) in float, a the query's intensity at m (0 where it has no peak);
  *  - nu[m]: the query's norm over m/z >= max(m, first[l]) (sm_qdense's suffix),
@@ -112,6 +113,8 @@ typedef struct sm_bound_sums {
 typedef struct sm_group_tab {
     size_t n_tab;
     uint32_t *word;
+    uint16_t *le;
+    uint16_t *lt;
     float *bw;
     float *sa;
     float *nu;
