@@ -442,13 +442,21 @@ static void block_bounds_avx512(float *acc, const float *ratio, const uint16_t *
     const __m512i vtop = _mm512_set1_epi32((int)top_bucket);
     const __m512 zero = _mm512_setzero_ps(), onef = _mm512_set1_ps(1.0f);
     const __m512 slack = _mm512_set1_ps(1.0005f), per = _mm512_set1_ps(1.0f / bucket_mf);
+    const unsigned lo0 = first < last ? first : last;
+    const __m512i vlo0 = _mm512_set1_epi32((int)lo0);
+    const __m512 nu0 = _mm512_set1_ps(nu_f[lo0]);
     for (size_t b = 0; b < n; b += 16) {
         __mmask16 valid = n - b >= 16 ? (__mmask16)0xFFFF : tail_mask(n - b);
         __m512 s = _mm512_maskz_loadu_ps(valid, acc + b);
         __m512 r = _mm512_maskz_loadu_ps(valid, ratio + b);
         __m512i f = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, max_first + b));
         __m512i lo = _mm512_min_epu32(_mm512_max_epu32(f, vfirst), vlast);
-        __m512 nu = _mm512_mask_i32gather_ps(zero, valid, lo, nu_f, 4);
+        /* most blocks start where the query does or before: one norm for all of them,
+         * a gather only for the others */
+        __mmask16 past = _mm512_mask_cmpneq_epu32_mask(valid, lo, vlo0);
+        __m512 nu = _mm512_maskz_mov_ps(valid, nu0);
+        if (past != 0)
+            nu = _mm512_mask_i32gather_ps(nu, past, lo, nu_f, 4);
         __m512 a = _mm512_mul_ps(_mm512_mul_ps(s, r), slack);
         /* nu 0 gives inf or NaN here, replaced below; min returns 1 for NaN */
         __m512 t1 = _mm512_min_ps(_mm512_div_ps(_mm512_mul_ps(a, a), nu), onef);
