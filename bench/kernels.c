@@ -212,8 +212,9 @@ int main(void)
     size_t cells = (size_t)SPARSE_BINS * SM_GROUP;
     group.n_tab = SPARSE_BINS;
     group.word = aligned_alloc(64, cells * sizeof *group.word);
-    group.le = aligned_alloc(64, cells * sizeof *group.le);
-    group.lt = aligned_alloc(64, cells * sizeof *group.lt);
+    size_t half = (cells * sizeof *group.le + 63) & ~(size_t)63; /* a multiple of 64 */
+    group.le = aligned_alloc(64, half);
+    group.lt = aligned_alloc(64, half);
     group.bw = aligned_alloc(64, cells * sizeof *group.bw);
     group.sa = aligned_alloc(64, cells * sizeof *group.sa);
     group.nu = aligned_alloc(64, cells * sizeof *group.nu);

@@ -340,8 +340,9 @@ static void check_group(const sm_kernel *k, size_t n, bool zeros)
     size_t cells = (size_t)BINS * SM_GROUP;
     sm_group_tab g = {.n_tab = BINS};
     g.word = aligned_alloc(64, cells * sizeof *g.word);
-    g.le = aligned_alloc(64, cells * sizeof *g.le);
-    g.lt = aligned_alloc(64, cells * sizeof *g.lt);
+    size_t half = (cells * sizeof *g.le + 63) & ~(size_t)63; /* a multiple of 64 */
+    g.le = aligned_alloc(64, half);
+    g.lt = aligned_alloc(64, half);
     g.bw = aligned_alloc(64, cells * sizeof *g.bw);
     g.sa = aligned_alloc(64, cells * sizeof *g.sa);
     g.nu = aligned_alloc(64, cells * sizeof *g.nu);

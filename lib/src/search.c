@@ -762,8 +762,10 @@ sm_status sm_group_new_(const sm_library *lib, sm_group **out, sm_error *err)
     size_t cells = ix->n_bins * SM_GROUP;
     /* one cache line an m/z: 16 lanes of 4 bytes */
     g->tab.word = aligned_alloc(64, cells * sizeof *g->tab.word);
-    g->tab.le = aligned_alloc(64, cells * sizeof *g->tab.le);
-    g->tab.lt = aligned_alloc(64, cells * sizeof *g->tab.lt);
+    /* (aligned_alloc wants a multiple of the alignment: an odd n_bins is not one) */
+    size_t half = (cells * sizeof *g->tab.le + 63) & ~(size_t)63;
+    g->tab.le = aligned_alloc(64, half);
+    g->tab.lt = aligned_alloc(64, half);
     g->tab.bw = aligned_alloc(64, cells * sizeof *g->tab.bw);
     g->tab.sa = aligned_alloc(64, cells * sizeof *g->tab.sa);
     g->tab.nu = aligned_alloc(64, cells * sizeof *g->tab.nu);
