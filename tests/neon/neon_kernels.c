@@ -2,6 +2,7 @@
  * AArch64 and run under qemu on an x86-64 machine (run-qemu.sh): no cmocka, no HDF5,
  * only the two kernel files. Exit status 0 when every kernel agrees. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -102,11 +103,115 @@ static void check_sketch(const sm_kernel *k, const sm_kernel *s)
     }
 }
 
+/* group_sums against the scalar kernel's: 16 random queries (lanes 3, 8 and 13 not in
+ * use, some starting past the library's first peaks), random spectra of 0..600 peaks;
+ * the counts equal, the sums within float rounding, and the lanes let through the
+ * same wherever the scalar decision does not change with the floor moved by 1 either
+ * way. */
+static void check_group(const sm_kernel *k, const sm_kernel *s)
+{
+    enum { BINS = 1400 };
+    static uint32_t qword[SM_GROUP][BINS + 1];
+    static uint16_t mz[700], val[700];
+    static sm_group_tab g;
+    g.n_tab = BINS;
+    g.word = calloc((size_t)BINS * SM_GROUP, sizeof *g.word);
+    g.bw = calloc((size_t)BINS * SM_GROUP, sizeof *g.bw);
+    g.sa = calloc((size_t)BINS * SM_GROUP, sizeof *g.sa);
+    g.nu = calloc((size_t)BINS * SM_GROUP, sizeof *g.nu);
+    if (!g.word || !g.bw || !g.sa || !g.nu) {
+        CHECK(0, "out of memory");
+        return;
+    }
+    for (unsigned i = 0; i <= 999; i++)
+        g.sqrt_f[i] = sqrtf((float)i);
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        bool empty = l % 5 == 3;
+        unsigned first = empty ? 0 : (l % 3 == 0 ? 30 + lcg() % 60 : 1 + lcg() % 20);
+        uint32_t cnt = 0;
+        double suffix = 0;
+        qword[l][0] = 0;
+        for (unsigned m = 0; m < BINS; m++) {
+            uint32_t a = 0;
+            if (!empty && m >= first && lcg() % 3 == 0)
+                a = lcg() % 4 == 0 ? 1 : 2 + lcg() % 998;
+            if (m == first && !empty)
+                a = 2 + lcg() % 998;
+            cnt += a > 1;
+            qword[l][1 + m] = a | cnt << 16;
+            size_t c = (size_t)m * SM_GROUP + l;
+            g.bw[c] = (float)((double)m * sqrt((double)a));
+            g.sa[c] = (float)sqrt((double)a);
+        }
+        for (unsigned m = 0; m < BINS; m++)
+            g.word[(size_t)m * SM_GROUP + l] = qword[l][1 + m] >> 16 |
+                                               (qword[l][m] & 0xffff0000u);
+        for (unsigned m = BINS; m-- > 0;) {
+            uint32_t a = qword[l][1 + m] & 0xffffu;
+            if (a > 1)
+                suffix += (double)m * a;
+            if (m >= first)
+                g.nu[(size_t)m * SM_GROUP + l] = (float)suffix;
+        }
+        for (unsigned m = 0; m < first; m++)
+            g.nu[(size_t)m * SM_GROUP + l] = g.nu[(size_t)first * SM_GROUP + l];
+        g.first[l] = first;
+    }
+    for (int rep = 0; rep < 400; rep++) {
+        size_t n = rep < 20 ? (size_t)rep : lcg() % 600;
+        unsigned m = lcg() % 40;
+        double norm = 0;
+        for (size_t j = 0; j < n; j++) {
+            m += 1 + (lcg() % 2 == 0 ? 0 : lcg() % 3);
+            mz[j] = (uint16_t)m;
+            val[j] = (uint16_t)(lcg() % 5 == 0 ? 1 : 2 + lcg() % 998);
+            norm += val[j] > 1 ? (double)m * val[j] : 0;
+        }
+        for (unsigned l = 0; l < SM_GROUP; l++)
+            g.floor[l] = l % 5 == 3 ? INFINITY : (float)(lcg() % 1100) - 50.0f;
+        sm_group_sums got, want;
+        unsigned pass = k->group_sums(&g, mz, val, n, norm, &got);
+        unsigned ref = s->group_sums(&g, mz, val, n, norm, &want);
+        float keep[SM_GROUP];
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            keep[l] = g.floor[l];
+            g.floor[l] = keep[l] - 1.0f;
+        }
+        unsigned lower = s->group_sums(&g, mz, val, n, norm, &want);
+        for (unsigned l = 0; l < SM_GROUP; l++)
+            g.floor[l] = keep[l] + 1.0f;
+        unsigned upper = s->group_sums(&g, mz, val, n, norm, &want);
+        for (unsigned l = 0; l < SM_GROUP; l++)
+            g.floor[l] = keep[l];
+        ref = s->group_sums(&g, mz, val, n, norm, &want);
+        unsigned stable = ~(lower ^ upper) & 0xffffu;
+        CHECK((pass & stable) == (ref & stable), "group_sums n=%zu: lanes %04x, scalar %04x",
+              n, pass, ref);
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            CHECK(got.n1[l] == want.n1[l] && got.n2[l] == want.n2[l] &&
+                      got.t2_den[l] == want.t2_den[l],
+                  "group_sums n=%zu lane %u: n1 %u n2 %u t2_den %u, scalar %u %u %u", n, l,
+                  got.n1[l], got.n2[l], got.t2_den[l], want.n1[l], want.n2[l], want.t2_den[l]);
+            CHECK(fabsf(got.dot[l] - want.dot[l]) <= 1e-5f * fabsf(want.dot[l]) + 1e-3f,
+                  "group_sums dot n=%zu lane %u: %g, scalar %g", n, l, (double)got.dot[l],
+                  (double)want.dot[l]);
+            CHECK(fabsf(got.t2_num[l] - want.t2_num[l]) <= 1e-5f * (float)want.t2_den[l] + 1e-3f,
+                  "group_sums t2_num n=%zu lane %u: %g, scalar %g", n, l,
+                  (double)got.t2_num[l], (double)want.t2_num[l]);
+        }
+    }
+    free(g.word);
+    free(g.bw);
+    free(g.sa);
+    free(g.nu);
+}
+
 int main(void)
 {
     const sm_kernel *k = &sm_kernel_neon_, *s = &sm_kernel_scalar_;
     check_dense(k, s);
     check_sketch(k, s);
+    check_group(k, s);
     printf("neon kernels against scalar: %d disagreements\n", failures);
     return failures != 0;
 }

@@ -91,6 +91,113 @@ static void sketch_sums_neon(const float *bw, const uint16_t *mz, const uint8_t 
     }
 }
 
+/* One peak of group_sums for the 4 lanes h .. h + 3 (masks are all-ones lanes), as in
+ * the AVX2 kernel: LOW, m/z may be under some lane's first (the walk's first peaks
+ * only), where `below` grows and links may not start. */
+#define GROUP_STEP4(LOW)                                                                   \
+    do {                                                                                   \
+        unsigned m = mz[j], b = val[j];                                                    \
+        size_t o = (size_t)m * SM_GROUP + h;                                               \
+        uint32x4_t w = vld1q_u32(g->word + o);                                             \
+        float32x4_t sa = vld1q_f32(g->sa + o);                                             \
+        float32x4_t sb = vdupq_n_f32(g->sqrt_f[b]);                                        \
+        uint32x4_t vm = vdupq_n_u32(m);                                                    \
+        dot = vfmaq_f32(dot, vld1q_f32(g->bw + o), sb);                                    \
+        uint32x4_t b_gt1 = vdupq_n_u32(b > 1 ? ~0u : 0u);                                  \
+        uint32x4_t ge = ones;                                                              \
+        if (LOW) {                                                                         \
+            uint32x4_t lt = vcgtq_u32(first, vm);                                          \
+            ge = vmvnq_u32(lt);                                                            \
+            below = vaddq_f32(below, vreinterpretq_f32_u32(vandq_u32(                      \
+                                         vandq_u32(lt, b_gt1),                             \
+                                         vreinterpretq_u32_f32(vdupq_n_f32((float)(m * b))))));\
+        }                                                                                  \
+        uint32x4_t a_pos = vcgtq_f32(sa, zerof), a_gt1 = vcgtq_f32(sa, onef);              \
+        uint32x4_t common = vandq_u32(a_pos, vorrq_u32(a_gt1, b_gt1));                     \
+        n1 = vsubq_u32(n1, common);                                                        \
+        uint32x4_t link = vandq_u32(vandq_u32(common, prev_ok),                            \
+                                    vceqq_u32(vshrq_n_u32(w, 16), prev_cnt));              \
+        uint32x4_t sure = vandq_u32(link, prev_common);                                    \
+        float32x4_t p = vmulq_f32(sa, prev_sb), q = vmulq_f32(prev_sa, sb);                \
+        float32x4_t v = vdivq_f32(vminq_f32(p, q), vmaxq_f32(p, q));                       \
+        float32x4_t mf = vcvtq_f32_u32(vm);                                                \
+        float32x4_t term = vbslq_f32(sure, vmulq_f32(mf, v), mf);                          \
+        t2 = vaddq_f32(t2, vreinterpretq_f32_u32(                                          \
+                               vandq_u32(vreinterpretq_u32_f32(term), link)));             \
+        n2 = vsubq_u32(n2, link);                                                          \
+        t2_den = vaddq_u32(t2_den, vandq_u32(vm, link));                                   \
+        prev_ok = vandq_u32(ge, vorrq_u32(a_pos, vmvnq_u32(b_gt1)));                       \
+        prev_cnt = vandq_u32(w, low16);                                                    \
+        prev_common = common;                                                              \
+        prev_sa = sa;                                                                      \
+        prev_sb = sb;                                                                      \
+    } while (0)
+
+/* group_sums for lanes h .. h + 3; returns their bits of the lanes let through. The
+ * quotient of term 2 is a division (exact to the float); the bound at the end is
+ * sm_group_sums_scalar_'s estimate, four lanes at once. */
+static unsigned group_quarter_neon(const sm_group_tab *g, const uint16_t *mz,
+                                   const uint16_t *val, size_t n, double norm,
+                                   sm_group_sums *out, unsigned h)
+{
+    const uint32x4_t low16 = vdupq_n_u32(0xffffu), zero = vdupq_n_u32(0);
+    const uint32x4_t ones = vdupq_n_u32(~0u);
+    const float32x4_t zerof = vdupq_n_f32(0.0f), onef = vdupq_n_f32(1.0f);
+    const uint32x4_t first = vld1q_u32(g->first + h);
+    float32x4_t dot = zerof, t2 = zerof, below = zerof, prev_sa = zerof, prev_sb = zerof;
+    uint32x4_t n1 = zero, n2 = zero, t2_den = zero, prev_cnt = zero, prev_ok = zero;
+    uint32x4_t prev_common = zero;
+    unsigned max_first = vmaxvq_u32(first);
+    size_t j = 0;
+    for (; j < n && mz[j] < max_first; j++)
+        GROUP_STEP4(1);
+    for (; j < n; j++)
+        GROUP_STEP4(0);
+    vst1q_f32(out->dot + h, dot);
+    vst1q_f32(out->t2_num + h, t2);
+    vst1q_u32(out->n1 + h, n1);
+    vst1q_u32(out->n2 + h, n2);
+    vst1q_u32(out->t2_den + h, t2_den);
+    const float32x4_t floor = vld1q_f32(g->floor + h);
+    uint32x4_t through;
+    if (n == 0) {
+        /* (not below the floor: NaN floors count as not below) */
+        through = vmvnq_u32(vcltq_f32(vdupq_n_f32(-0.5f * 1.001f + 0.02f), floor));
+    } else {
+        const float32x4_t slack = vdupq_n_f32(1.001f), vnorm = vdupq_n_f32((float)norm);
+        float32x4_t nu = vld1q_f32(g->nu + (size_t)mz[0] * SM_GROUP + h);
+        float32x4_t nl = vsubq_f32(vnorm, below);
+        uint32x4_t norms = vandq_u32(vcgtq_f32(nu, zerof),
+                                     vcgtq_f32(nl, vmulq_f32(vnorm, vdupq_n_f32(1e-3f))));
+        float32x4_t dw = vmulq_f32(dot, slack);
+        float32x4_t t1 = vbslq_f32(norms, vdivq_f32(vmulq_f32(dw, dw), vmulq_f32(nu, nl)), onef);
+        t1 = vminq_f32(t1, onef);
+        float32x4_t r = vminq_f32(vdivq_f32(vmulq_f32(t2, slack), vcvtq_f32_u32(t2_den)), onef);
+        float32x4_t n1f = vcvtq_f32_u32(n1), n2f = vcvtq_f32_u32(n2);
+        float32x4_t mean = vdivq_f32(vfmaq_f32(vmulq_f32(n2f, r), n1f, t1), vaddq_f32(n1f, n2f));
+        uint32x4_t use_mean = vandq_u32(vmvnq_u32(vceqq_u32(n2, zero)), vcgtq_f32(r, t1));
+        float32x4_t t = vbslq_f32(use_mean, mean, t1);
+        float32x4_t bound = vsubq_f32(vmulq_f32(t, vdupq_n_f32(1000.0f)), vdupq_n_f32(0.5f));
+        bound = vbslq_f32(vceqq_u32(n1, zero), vdupq_n_f32(-0.5f), bound);
+        float32x4_t widened = vfmaq_f32(vdupq_n_f32(0.02f), bound, slack);
+        through = vmvnq_u32(vcltq_f32(widened, floor));
+    }
+    uint32_t bits[4];
+    vst1q_u32(bits, through);
+    return ((bits[0] & 1u) | (bits[1] & 1u) << 1 | (bits[2] & 1u) << 2 | (bits[3] & 1u) << 3)
+           << h;
+}
+
+/* The 16 lanes four at a time (four vectors a quarter's state, in registers). */
+static unsigned group_sums_neon(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
+                                size_t n, double norm, sm_group_sums *out)
+{
+    unsigned pass = 0;
+    for (unsigned h = 0; h < SM_GROUP; h += 4)
+        pass |= group_quarter_neon(g, mz, val, n, norm, out, h);
+    return pass;
+}
+
 const sm_kernel sm_kernel_neon_ = {
     .name = "neon",
     .dot = dot_neon,
@@ -101,4 +208,5 @@ const sm_kernel sm_kernel_neon_ = {
     .bound_sums = sm_bound_sums_scalar_,
     .unpack = sm_unpack_scalar_,
     .sketch_sums = sketch_sums_neon,
+    .group_sums = group_sums_neon,
 };
