@@ -260,81 +260,157 @@ static size_t unpack_avx2(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *
     return n;
 }
 
-/* One peak of group_sums for the 8 lanes of half h (8 lanes a 256-bit vector;
- * masks are all-ones lanes). LOW as in the AVX-512 kernel. */
-#define GROUP_STEP8(LOW, S)                                                                \
+/* group_sums (kernels.h): first a vector pass lays out, per peak of a chunk, what the
+ * lanes compare with or add (shared by both halves of the group), then each half of 8
+ * lanes walks the peaks. */
+#define GROUP_CHUNK 256
+enum { PRE_MZ, PRE_MSB, PRE_K, PRE_COMMON, PRE_LINK, PRE_BELOW, PRE_ND, PRE_N };
+
+/* Peaks [j0, j1) laid out in pre[][0 ..): the m/z, m sqrt(b), K = sqrt(b_prev) /
+ * sqrt(b) (0 for the first peak), the limits of sa for a common peak (0 above
+ * intensity 1, 1 at 1) and for one that keeps a chain (0, -1), m b above intensity 1,
+ * and 2^21 + m (n2 and t2_den in one sum). */
+static void group_layout_avx2(const uint16_t *mz, const uint16_t *val, size_t j0, size_t j1,
+                              float pre[PRE_N][GROUP_CHUNK])
+{
+    const __m256i one = _mm256_set1_epi32(1);
+    const __m256 onef = _mm256_set1_ps(1.0f), zerof = _mm256_setzero_ps();
+    for (size_t j = j0; j < j1; j += 8) {
+        __m256i m, b;
+        load_peaks(mz + j, val + j, j1 - j, &m, &b);
+        __m256 mf = _mm256_cvtepi32_ps(m), bf = _mm256_cvtepi32_ps(b);
+        /* sqrt(b), and 1 in the padding so that K stays finite there */
+        __m256 sb = _mm256_sqrt_ps(_mm256_max_ps(bf, onef));
+        __m256 sbp = _mm256_sqrt_ps(_mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(_mm_setr_epi16(
+            (short)(j > 0 ? val[j - 1] : 0), (short)(j + 1 < j1 ? val[j] : 0),
+            (short)(j + 2 < j1 ? val[j + 1] : 0), (short)(j + 3 < j1 ? val[j + 2] : 0),
+            (short)(j + 4 < j1 ? val[j + 3] : 0), (short)(j + 5 < j1 ? val[j + 4] : 0),
+            (short)(j + 6 < j1 ? val[j + 5] : 0), (short)(j + 7 < j1 ? val[j + 6] : 0)))));
+        __m256 gt1 = _mm256_castsi256_ps(_mm256_cmpgt_epi32(b, one));
+        size_t c = j - j0;
+        _mm256_store_ps(pre[PRE_MZ] + c, mf);
+        _mm256_store_ps(pre[PRE_MSB] + c, _mm256_mul_ps(mf, sb));
+        _mm256_store_ps(pre[PRE_K] + c, _mm256_div_ps(sbp, sb));
+        _mm256_store_ps(pre[PRE_COMMON] + c, _mm256_blendv_ps(onef, zerof, gt1));
+        _mm256_store_ps(pre[PRE_LINK] + c, _mm256_blendv_ps(_mm256_set1_ps(-1.0f), zerof, gt1));
+        _mm256_store_ps(pre[PRE_BELOW] + c, _mm256_and_ps(gt1, _mm256_mul_ps(mf, bf)));
+        _mm256_store_si256((__m256i *)(pre[PRE_ND] + c),
+                           _mm256_add_epi32(m, _mm256_set1_epi32(1 << 21)));
+    }
+}
+
+/* One peak of group_sums for the 8 lanes of half h (masks are all-ones lanes), its
+ * state in the registers suffixed X, the previous peak's in those suffixed Y; LOW:
+ * m/z may be under some lane's first (the walk's first peaks only), where `below`
+ * grows and links may not start. As the AVX-512 kernel: common when sa >
+ * pre[PRE_COMMON], a peak that keeps the chain when sa > pre[PRE_LINK], a link when
+ * the query's count of peaks above 1 before m (lt) equals its count up to the
+ * previous peak (le there); the ratio min(p, q) / max(p, q) with p = sa K and q the
+ * previous sa, AVX's 12-bit reciprocal estimate refined by one Newton step (relative
+ * error near 2^-22, inside the 2^-14 kernels.h allows). */
+#define GROUP_STEP8(LOW, X, Y)                                                             \
     do {                                                                                   \
-        unsigned m = mz[j], b = val[j];                                                    \
-        size_t o = (size_t)m * SM_GROUP + h;                                               \
-        __m256i w = _mm256_load_si256((const __m256i *)(g->word + o));                     \
-        __m256 sa = _mm256_load_ps(g->sa + o);                                             \
-        __m256 sb = _mm256_set1_ps(g->sqrt_f[b]);                                          \
-        __m256i vm = _mm256_set1_epi32((int)m);                                            \
-        dot##S = _mm256_fmadd_ps(_mm256_load_ps(g->bw + o), sb, dot##S);                   \
-        __m256i b_gt1 = _mm256_set1_epi32(-(int)(b > 1));                                  \
-        __m256i ge = ones;                                                                 \
+        size_t o = (size_t)mz[j] * SM_GROUP + h;                                           \
+        __m256i lt = _mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)(g->lt + o)));   \
+        le##X = _mm256_cvtepu16_epi32(_mm_load_si128((const __m128i *)(g->le + o)));        \
+        sa##X = _mm256_load_ps(g->sa + o);                                                 \
+        dot##X = _mm256_fmadd_ps(sa##X, _mm256_broadcast_ss(pre[PRE_MSB] + c), dot##X);     \
+        common##X = _mm256_castps_si256(                                                   \
+            _mm256_cmp_ps(sa##X, _mm256_broadcast_ss(pre[PRE_COMMON] + c), _CMP_GT_OQ));   \
+        ok##X = _mm256_castps_si256(                                                       \
+            _mm256_cmp_ps(sa##X, _mm256_broadcast_ss(pre[PRE_LINK] + c), _CMP_GT_OQ));     \
         if (LOW) {                                                                         \
-            __m256i lt = _mm256_cmpgt_epi32(first, vm);                                    \
-            ge = _mm256_xor_si256(lt, ones);                                               \
-            below = _mm256_add_ps(below, _mm256_and_ps(_mm256_castsi256_ps(                \
-                                                           _mm256_and_si256(lt, b_gt1)),   \
-                                                       _mm256_set1_ps((float)(m * b))));   \
+            __m256i under = _mm256_cmpgt_epi32(first, _mm256_set1_epi32((int)mz[j]));      \
+            below = _mm256_add_ps(below, _mm256_and_ps(_mm256_castsi256_ps(under),          \
+                                                       _mm256_broadcast_ss(pre[PRE_BELOW] + c))); \
+            ok##X = _mm256_andnot_si256(under, ok##X);                                     \
         }                                                                                  \
-        __m256i a_pos = _mm256_castps_si256(_mm256_cmp_ps(sa, zerof, _CMP_GT_OQ));         \
-        __m256i a_gt1 = _mm256_castps_si256(_mm256_cmp_ps(sa, onef, _CMP_GT_OQ));          \
-        __m256i common = _mm256_and_si256(a_pos, _mm256_or_si256(a_gt1, b_gt1));           \
-        n1 = _mm256_sub_epi32(n1, common);                                                 \
-        __m256i link = _mm256_and_si256(_mm256_and_si256(common, prev_ok),                 \
-                                        _mm256_cmpeq_epi32(_mm256_srli_epi32(w, 16),       \
-                                                           prev_cnt));                     \
-        __m256i sure = _mm256_and_si256(link, prev_common);                                \
-        __m256 p = _mm256_mul_ps(sa, prev_sb), q = _mm256_mul_ps(prev_sa, sb);             \
-        __m256 mx = _mm256_max_ps(p, q), rc = _mm256_rcp_ps(mx);                           \
+        n1 = _mm256_sub_epi32(n1, common##X);                                              \
+        __m256i link = _mm256_and_si256(_mm256_and_si256(common##X, ok##Y),                \
+                                        _mm256_cmpeq_epi32(lt, le##Y));                    \
+        __m256i sure = _mm256_and_si256(link, common##Y);                                  \
+        __m256 p = _mm256_mul_ps(sa##X, _mm256_broadcast_ss(pre[PRE_K] + c));              \
+        __m256 mx = _mm256_max_ps(p, sa##Y), rc = _mm256_rcp_ps(mx);                       \
         rc = _mm256_mul_ps(rc, _mm256_fnmadd_ps(mx, rc, two));                             \
-        __m256 v = _mm256_mul_ps(_mm256_min_ps(p, q), rc);                                 \
-        __m256 mf = _mm256_cvtepi32_ps(vm);                                                \
-        __m256 term = _mm256_blendv_ps(mf, _mm256_mul_ps(mf, v), _mm256_castsi256_ps(sure)); \
-        t2##S = _mm256_add_ps(t2##S, _mm256_and_ps(term, _mm256_castsi256_ps(link)));      \
-        n2 = _mm256_sub_epi32(n2, link);                                                   \
-        t2_den = _mm256_add_epi32(t2_den, _mm256_and_si256(vm, link));                     \
-        prev_ok = _mm256_and_si256(ge, _mm256_or_si256(a_pos, _mm256_xor_si256(b_gt1, ones))); \
-        prev_cnt = _mm256_and_si256(w, low16);                                             \
-        prev_common = common;                                                              \
-        prev_sa = sa;                                                                      \
-        prev_sb = sb;                                                                      \
+        __m256 v = _mm256_blendv_ps(onef, _mm256_mul_ps(_mm256_min_ps(p, sa##Y), rc),      \
+                                    _mm256_castsi256_ps(sure));                            \
+        t2##X = _mm256_fmadd_ps(_mm256_and_ps(v, _mm256_castsi256_ps(link)),               \
+                                _mm256_broadcast_ss(pre[PRE_MZ] + c), t2##X);              \
+        nd = _mm256_add_epi32(nd, _mm256_and_si256(                                        \
+                                      link, _mm256_castps_si256(                            \
+                                                _mm256_broadcast_ss(pre[PRE_ND] + c))));    \
+    } while (0)
+#define GROUP_KEEP8() /* a single step's state where the next step looks for it */       \
+    do {                                                                                   \
+        sa1 = sa0;                                                                         \
+        le1 = le0;                                                                         \
+        ok1 = ok0;                                                                         \
+        common1 = common0;                                                                 \
     } while (0)
 
-/* group_sums for lanes h .. h + 7; returns their bits of the lanes let through. The
- * quotients of term 2 take AVX's 12-bit reciprocal estimate refined by one Newton
- * step (relative error near 2^-22, inside the 2^-14 kernels.h allows; a division
- * was 9 % slower), and even and odd peaks add to their own float sums (S). */
-static unsigned group_half_avx2(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
-                                size_t n, double norm, sm_group_sums *out, unsigned h)
+/* The walk of half h over one chunk's peaks [j0, j1), laid out in pre. */
+#define GROUP_WALK8()                                                                      \
+    do {                                                                                   \
+        size_t j = j0;                                                                     \
+        for (; j + 2 <= j1 && mz[j + 1] < max_first; j++) {                                \
+            size_t c = j - j0;                                                             \
+            GROUP_STEP8(1, 0, 1);                                                          \
+            j++;                                                                           \
+            c++;                                                                           \
+            GROUP_STEP8(1, 1, 0);                                                          \
+        }                                                                                  \
+        for (; j < j1 && mz[j] < max_first; j++) {                                         \
+            size_t c = j - j0;                                                             \
+            GROUP_STEP8(1, 0, 1);                                                          \
+            GROUP_KEEP8();                                                                 \
+        }                                                                                  \
+        for (; j + 2 <= j1; j++) {                                                         \
+            size_t c = j - j0;                                                             \
+            GROUP_STEP8(0, 0, 1);                                                          \
+            j++;                                                                           \
+            c++;                                                                           \
+            GROUP_STEP8(0, 1, 0);                                                          \
+        }                                                                                  \
+        for (; j < j1; j++) {                                                              \
+            size_t c = j - j0;                                                             \
+            GROUP_STEP8(0, 0, 1);                                                          \
+            GROUP_KEEP8();                                                                 \
+        }                                                                                  \
+    } while (0)
+
+/* The state of one half across chunks. */
+struct half8 {
+    __m256 dot0, dot1, t20, t21, below, sa0, sa1;
+    __m256i n1, nd, le0, le1, ok0, ok1, common0, common1;
+};
+
+static void group_half_walk(const sm_group_tab *g, const uint16_t *mz, size_t j0, size_t j1,
+                            float pre[PRE_N][GROUP_CHUNK], unsigned h, struct half8 *st)
 {
-    const __m256i low16 = _mm256_set1_epi32(0xffff);
-    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
-    const __m256 zerof = _mm256_setzero_ps(), onef = _mm256_set1_ps(1.0f);
+    const __m256 onef = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
     const __m256i first = _mm256_loadu_si256((const __m256i *)(g->first + h));
-    const __m256 two = _mm256_set1_ps(2.0f);
-    __m256 dot0 = _mm256_setzero_ps(), t20 = _mm256_setzero_ps(), below = _mm256_setzero_ps();
-    __m256 dot1 = _mm256_setzero_ps(), t21 = _mm256_setzero_ps();
-    __m256i n1 = zero, n2 = zero, t2_den = zero, prev_cnt = zero, prev_ok = zero;
-    __m256i prev_common = zero;
-    __m256 prev_sa = _mm256_setzero_ps(), prev_sb = _mm256_setzero_ps();
     unsigned max_first = 0;
     for (unsigned l = h; l < h + 8; l++)
         max_first = g->first[l] > max_first ? g->first[l] : max_first;
-    size_t j = 0;
-    for (; j < n && mz[j] < max_first; j++)
-        GROUP_STEP8(1, 0);
-    for (; j + 2 <= n; j++) {
-        GROUP_STEP8(0, 0);
-        j++;
-        GROUP_STEP8(0, 1);
-    }
-    for (; j < n; j++)
-        GROUP_STEP8(0, 0);
-    __m256 dot = _mm256_add_ps(dot0, dot1), t2 = _mm256_add_ps(t20, t21);
+    __m256 dot0 = st->dot0, dot1 = st->dot1, t20 = st->t20, t21 = st->t21, below = st->below;
+    __m256 sa0 = st->sa0, sa1 = st->sa1;
+    __m256i n1 = st->n1, nd = st->nd, le0 = st->le0, le1 = st->le1, ok0 = st->ok0;
+    __m256i ok1 = st->ok1, common0 = st->common0, common1 = st->common1;
+    GROUP_WALK8();
+    *st = (struct half8){dot0, dot1, t20, t21, below, sa0, sa1,
+                         n1, nd, le0, le1, ok0, ok1, common0, common1};
+}
+
+/* The sums of half h stored and its lanes let through, estimated in float as the
+ * scalar kernel does. */
+static unsigned group_half_end(const sm_group_tab *g, const uint16_t *mz, size_t n, double norm,
+                               sm_group_sums *out, unsigned h, const struct half8 *st)
+{
+    const __m256i zero = _mm256_setzero_si256(), ones = _mm256_set1_epi32(-1);
+    const __m256 onef = _mm256_set1_ps(1.0f);
+    __m256 dot = _mm256_add_ps(st->dot0, st->dot1), t2 = _mm256_add_ps(st->t20, st->t21);
+    __m256i n1 = st->n1, n2 = _mm256_srli_epi32(st->nd, 21);
+    __m256i t2_den = _mm256_and_si256(st->nd, _mm256_set1_epi32((1 << 21) - 1));
     _mm256_storeu_ps(out->dot + h, dot);
     _mm256_storeu_ps(out->t2_num + h, t2);
     _mm256_storeu_si256((__m256i *)(out->n1 + h), n1);
@@ -345,11 +421,10 @@ static unsigned group_half_avx2(const sm_group_tab *g, const uint16_t *mz, const
         return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_set1_ps(-0.5f * 1.001f + 0.02f),
                                                           floor, _CMP_NLT_UQ))
                << h;
-    /* the bound in float, as the scalar kernel estimates it */
     const __m256 slack = _mm256_set1_ps(1.001f);
     const __m256 vnorm = _mm256_set1_ps((float)norm);
     __m256 nu = _mm256_load_ps(g->nu + (size_t)mz[0] * SM_GROUP + h);
-    __m256 nl = _mm256_sub_ps(vnorm, below);
+    __m256 nl = _mm256_sub_ps(vnorm, st->below);
     __m256 norms = _mm256_and_ps(_mm256_cmp_ps(nu, _mm256_setzero_ps(), _CMP_GT_OQ),
                                  _mm256_cmp_ps(nl, _mm256_mul_ps(vnorm, _mm256_set1_ps(1e-3f)),
                                                _CMP_GT_OQ));
@@ -373,11 +448,29 @@ static unsigned group_half_avx2(const sm_group_tab *g, const uint16_t *mz, const
     return (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(widened, floor, _CMP_NLT_UQ)) << h;
 }
 
+/* The two halves of the group over each chunk laid out once; the counts of term 2
+ * share one 32-bit sum (n2 above bit 21), exact up to 1,024 peaks below m/z 2,048
+ * (the scalar kernel's otherwise). */
 static unsigned group_sums_avx2(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
                                 size_t n, double norm, sm_group_sums *out)
 {
-    return group_half_avx2(g, mz, val, n, norm, out, 0) |
-           group_half_avx2(g, mz, val, n, norm, out, 8);
+    if (n > 1024 || (n > 0 && mz[n - 1] >= 2048))
+        return sm_group_sums_scalar_(g, mz, val, n, norm, out);
+    _Alignas(32) float pre[PRE_N][GROUP_CHUNK];
+    struct half8 st[2];
+    for (int k = 0; k < 2; k++) {
+        const __m256 z = _mm256_setzero_ps();
+        const __m256i zi = _mm256_setzero_si256();
+        st[k] = (struct half8){z, z, z, z, z, z, z, zi, zi, zi, zi, zi, zi, zi, zi};
+    }
+    for (size_t j0 = 0; j0 < n; j0 += GROUP_CHUNK) {
+        size_t j1 = n - j0 > GROUP_CHUNK ? j0 + GROUP_CHUNK : n;
+        group_layout_avx2(mz, val, j0, j1, pre);
+        group_half_walk(g, mz, j0, j1, pre, 0, &st[0]);
+        group_half_walk(g, mz, j0, j1, pre, 8, &st[1]);
+    }
+    return group_half_end(g, mz, n, norm, out, 0, &st[0]) |
+           group_half_end(g, mz, n, norm, out, 8, &st[1]);
 }
 
 /* block_bounds for 8 blocks (kernels.h), nu from a gather of the query's norms. */
