@@ -906,23 +906,29 @@ static void sweep_blocks(const sm_library *lib, const sm_kernel *kern, sm_group 
     }
 }
 
+/* Lane l of the tables all zero and out of use, as sm_group_new_ leaves it. */
+static void clear_lane(sm_group_tab *tab, unsigned l)
+{
+    for (size_t m = 0; m < tab->n_tab; m++) {
+        size_t c = m * SM_GROUP + l;
+        tab->word[c] = 0;
+        tab->le[c] = 0;
+        tab->lt[c] = 0;
+        tab->bw[c] = 0.0f;
+        tab->sa[c] = 0.0f;
+        tab->nu[c] = 0.0f;
+    }
+    tab->first[l] = 0;
+    tab->floor[l] = INFINITY;
+}
+
 /* The lanes' hits completed (RMF, counts) and the group emptied for reuse. */
 static void group_finish(sm_group *g, sm_nominal_buf *buf)
 {
     for (unsigned l = 0; l < g->n_lanes; l++) {
         struct lane *ln = &g->lane[l];
         finish_hits(g->lib, ln->q, &ln->t, ln->n_hits, buf);
-        for (size_t m = 0; m < g->tab.n_tab; m++) {
-            size_t c = m * SM_GROUP + l;
-            g->tab.word[c] = 0;
-            g->tab.le[c] = 0;
-            g->tab.lt[c] = 0;
-            g->tab.bw[c] = 0.0f;
-            g->tab.sa[c] = 0.0f;
-            g->tab.nu[c] = 0.0f;
-        }
-        g->tab.first[l] = 0;
-        g->tab.floor[l] = INFINITY;
+        clear_lane(&g->tab, l);
     }
     g->n_lanes = 0;
 }
@@ -1168,19 +1174,9 @@ sm_status sm_groups_regroup_(sm_group *const *gs, size_t ng, sm_error *err)
             g->n_lanes = l + 1;
     }
     /* lanes no longer in use all zero, as sm_group_new_ leaves them */
-    for (size_t i = 0; i < ng; i++) {
-        sm_group *g = gs[i];
-        for (unsigned l = g->n_lanes; l < SM_GROUP; l++)
-            for (size_t m = 0; m < n_tab; m++) {
-                size_t c = m * SM_GROUP + l;
-                g->tab.word[c] = 0;
-                g->tab.le[c] = 0;
-                g->tab.lt[c] = 0;
-                g->tab.bw[c] = 0.0f;
-                g->tab.sa[c] = 0.0f;
-                g->tab.nu[c] = 0.0f;
-            }
-    }
+    for (size_t i = 0; i < ng; i++)
+        for (unsigned l = gs[i]->n_lanes; l < SM_GROUP; l++)
+            clear_lane(&gs[i]->tab, l);
 out:
     free(lc);
     free(sorted);
