@@ -264,14 +264,14 @@ static size_t unpack_avx2(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t *
  * lanes compare with or add (shared by both halves of the group), then each half of 8
  * lanes walks the peaks. */
 #define GROUP_CHUNK 256
-enum { PRE_MZ, PRE_MSB, PRE_K, PRE_COMMON, PRE_LINK, PRE_BELOW, PRE_ND, PRE_N };
+enum { PRE_MZ, PRE_MSB, PRE_K, PRE_COMMON, PRE_LINK, PRE_BELOW, PRE_N };
 
 /* Peaks [j0, j1) laid out in pre[][0 ..): the m/z, m sqrt(b), K = sqrt(b_prev) /
  * sqrt(b) (0 for the first peak), the limits of sa for a common peak (0 above
- * intensity 1, 1 at 1) and for one that keeps a chain (0, -1), m b above intensity 1,
- * and 2^21 + m (n2 and t2_den in one sum). */
+ * intensity 1, 1 at 1) and for one that keeps a chain (0, -1), m b above intensity 1;
+ * and in nd_add 2^21 + m (n2 and t2_den in one sum). */
 static void group_layout_avx2(const uint16_t *mz, const uint16_t *val, size_t j0, size_t j1,
-                              float pre[PRE_N][GROUP_CHUNK])
+                              float pre[PRE_N][GROUP_CHUNK], int32_t *nd_add)
 {
     const __m256i one = _mm256_set1_epi32(1);
     const __m256 onef = _mm256_set1_ps(1.0f), zerof = _mm256_setzero_ps();
@@ -294,7 +294,7 @@ static void group_layout_avx2(const uint16_t *mz, const uint16_t *val, size_t j0
         _mm256_store_ps(pre[PRE_COMMON] + c, _mm256_blendv_ps(onef, zerof, gt1));
         _mm256_store_ps(pre[PRE_LINK] + c, _mm256_blendv_ps(_mm256_set1_ps(-1.0f), zerof, gt1));
         _mm256_store_ps(pre[PRE_BELOW] + c, _mm256_and_ps(gt1, _mm256_mul_ps(mf, bf)));
-        _mm256_store_si256((__m256i *)(pre[PRE_ND] + c),
+        _mm256_store_si256((__m256i *)(nd_add + c),
                            _mm256_add_epi32(m, _mm256_set1_epi32(1 << 21)));
     }
 }
@@ -336,9 +336,7 @@ static void group_layout_avx2(const uint16_t *mz, const uint16_t *val, size_t j0
                                     _mm256_castsi256_ps(sure));                            \
         t2##X = _mm256_fmadd_ps(_mm256_and_ps(v, _mm256_castsi256_ps(link)),               \
                                 _mm256_broadcast_ss(pre[PRE_MZ] + c), t2##X);              \
-        nd = _mm256_add_epi32(nd, _mm256_and_si256(                                        \
-                                      link, _mm256_castps_si256(                            \
-                                                _mm256_broadcast_ss(pre[PRE_ND] + c))));    \
+        nd = _mm256_add_epi32(nd, _mm256_and_si256(link, _mm256_set1_epi32(nd_add[c])));   \
     } while (0)
 #define GROUP_KEEP8() /* a single step's state where the next step looks for it */       \
     do {                                                                                   \
@@ -385,7 +383,8 @@ struct half8 {
 };
 
 static void group_half_walk(const sm_group_tab *g, const uint16_t *mz, size_t j0, size_t j1,
-                            float pre[PRE_N][GROUP_CHUNK], unsigned h, struct half8 *st)
+                            float pre[PRE_N][GROUP_CHUNK], const int32_t *nd_add, unsigned h,
+                            struct half8 *st)
 {
     const __m256 onef = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
     const __m256i first = _mm256_loadu_si256((const __m256i *)(g->first + h));
@@ -457,6 +456,7 @@ static unsigned group_sums_avx2(const sm_group_tab *g, const uint16_t *mz, const
     if (n > 1024 || (n > 0 && mz[n - 1] >= 2048))
         return sm_group_sums_scalar_(g, mz, val, n, norm, out);
     _Alignas(32) float pre[PRE_N][GROUP_CHUNK];
+    _Alignas(32) int32_t nd_add[GROUP_CHUNK];
     struct half8 st[2];
     for (int k = 0; k < 2; k++) {
         const __m256 z = _mm256_setzero_ps();
@@ -465,9 +465,9 @@ static unsigned group_sums_avx2(const sm_group_tab *g, const uint16_t *mz, const
     }
     for (size_t j0 = 0; j0 < n; j0 += GROUP_CHUNK) {
         size_t j1 = n - j0 > GROUP_CHUNK ? j0 + GROUP_CHUNK : n;
-        group_layout_avx2(mz, val, j0, j1, pre);
-        group_half_walk(g, mz, j0, j1, pre, 0, &st[0]);
-        group_half_walk(g, mz, j0, j1, pre, 8, &st[1]);
+        group_layout_avx2(mz, val, j0, j1, pre, nd_add);
+        group_half_walk(g, mz, j0, j1, pre, nd_add, 0, &st[0]);
+        group_half_walk(g, mz, j0, j1, pre, nd_add, 8, &st[1]);
     }
     return group_half_end(g, mz, n, norm, out, 0, &st[0]) |
            group_half_end(g, mz, n, norm, out, 8, &st[1]);

@@ -258,7 +258,7 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
  * what every lane compares with or adds (so that the walk broadcasts each from
  * memory and never branches on the data), then the walk itself. */
 #define GROUP_CHUNK 256
-enum { PRE_MZ, PRE_MSB, PRE_K, PRE_COMMON, PRE_LINK, PRE_BELOW, PRE_ND, PRE_N };
+enum { PRE_MZ, PRE_MSB, PRE_K, PRE_COMMON, PRE_LINK, PRE_BELOW, PRE_N };
 
 /* One peak of group_sums (j: the peak, c: its place in the chunk), its state in the
  * registers suffixed X, the previous peak's in those suffixed Y (the walk takes two
@@ -298,8 +298,7 @@ enum { PRE_MZ, PRE_MSB, PRE_K, PRE_COMMON, PRE_LINK, PRE_BELOW, PRE_ND, PRE_N };
         __m512 v = _mm512_mask_mul_ps(onef, sure, _mm512_min_ps(p, sa##Y),                 \
                                       _mm512_rcp14_ps(_mm512_max_ps(p, sa##Y)));           \
         t2##X = _mm512_mask3_fmadd_ps(v, _mm512_set1_ps(pre[PRE_MZ][c]), t2##X, link);     \
-        nd = _mm512_mask_add_epi32(nd, link, nd,                                           \
-                                   _mm512_set1_epi32(((const int32_t *)pre[PRE_ND])[c]));  \
+        nd = _mm512_mask_add_epi32(nd, link, nd, _mm512_set1_epi32(nd_add[c]));            \
     } while (0)
 #define GROUP_KEEP() /* a single step's state where the next step looks for it */         \
     do {                                                                                   \
@@ -339,6 +338,7 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
     __mmask16 ok0 = 0, ok1 = 0, common0 = 0, common1 = 0;
     unsigned max_first = _mm512_reduce_max_epu32(first);
     _Alignas(64) float pre[PRE_N][GROUP_CHUNK];
+    _Alignas(64) int32_t nd_add[GROUP_CHUNK]; /* 2^21 + m: what a link adds to nd */
     __m512 carry_sb = _mm512_setzero_ps();
     for (size_t j0 = 0; j0 < n; j0 += GROUP_CHUNK) {
         size_t j1 = n - j0 > GROUP_CHUNK ? j0 + GROUP_CHUNK : n;
@@ -367,8 +367,7 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
                             _mm512_mask_blend_ps(gt1, onef, _mm512_setzero_ps()));
             _mm512_store_ps(pre[PRE_LINK] + c, _mm512_mask_blend_ps(gt1, _mm512_set1_ps(-1.0f),
                                                                     _mm512_setzero_ps()));
-            _mm512_store_si512(pre[PRE_ND] + c,
-                               _mm512_add_epi32(mi, _mm512_set1_epi32(1 << 21)));
+            _mm512_store_si512(nd_add + c, _mm512_add_epi32(mi, _mm512_set1_epi32(1 << 21)));
         }
         size_t j = j0;
         for (; j + 2 <= j1 && mz[j + 1] < max_first; j++) {
