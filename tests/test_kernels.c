@@ -575,6 +575,114 @@ static void check_sketch(const sm_kernel *k, size_t n, unsigned lanes, bool zero
     }
 }
 
+/* group_sketch against its definition in double (kernels.h): a block of `lanes`
+ * spectra over n entries (each spectrum at about half of them, codes of random
+ * intensities, some spectra empty) and 16 queries (three lanes starting past the
+ * library's first entries, one not in use). Each lane's need is put just above or
+ * just below one spectrum's T1 bound, or at 0 or below. A lane it excludes must be
+ * one the exact bound excludes (no slack); one the exact bound excludes by 2 % more
+ * than the kernel's float slack must be excluded; a lane with need <= 0 never is. */
+static void check_group_sketch(const sm_kernel *k, size_t n, unsigned lanes)
+{
+    enum { BINS = SM_MAX_NOMINAL_MZ + 1 };
+    static uint16_t mz[MAXN + 1], inten[(MAXN + 1) * 8];
+    static uint8_t val[(MAXN + 1) * 8 + 256];
+    static double suffix[SM_GROUP][BINS + 1], qa[SM_GROUP][BINS];
+    size_t cells = (size_t)BINS * SM_GROUP;
+    sm_group_tab g = {.n_tab = BINS};
+    g.bw = aligned_alloc(64, cells * sizeof *g.bw);
+    g.nu = aligned_alloc(64, cells * sizeof *g.nu);
+    assert_true(g.bw && g.nu);
+    unsigned m = 1 + lcg() % 60;
+    for (size_t e = 0; e < n; e++) {
+        mz[e] = (uint16_t)(m < BINS ? m : BINS - 1);
+        m += 1 + lcg() % 3;
+        for (unsigned s = 0; s < lanes; s++) {
+            bool has = s != 2 && (lcg() % 2 == 0 || e == (size_t)s);
+            unsigned i = has ? (lcg() % 4 == 0 ? 1 : 1 + lcg() % SM_BASE_PEAK) : 0;
+            inten[e * lanes + s] = (uint16_t)i;
+            val[e * lanes + s] = (uint8_t)ceil(8.0 * sqrt((double)i));
+        }
+    }
+    for (size_t i = n * lanes; i < n * lanes + 256; i++)
+        val[i] = 0xFF; /* past the end: read, never counted */
+    float norm[8];
+    uint16_t first_mz[8];
+    double normd[8];
+    for (unsigned s = 0; s < lanes; s++) {
+        normd[s] = 0;
+        first_mz[s] = 0;
+        for (size_t e = n; e-- > 0;) {
+            unsigned i = inten[e * lanes + s];
+            normd[s] += i > 1 ? (double)mz[e] * i : 0;
+            if (i > 0)
+                first_mz[s] = mz[e];
+        }
+        float f = (float)normd[s];
+        norm[s] = (double)f > normd[s] ? nextafterf(f, 0.0f) : f;
+    }
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        unsigned first = l % 5 == 1 ? 20 + lcg() % 80 : 1 + lcg() % 10, got_first = 0;
+        bool empty = l == 7;
+        for (unsigned q = 0; q < BINS; q++) {
+            qa[l][q] = !empty && q >= first && lcg() % 3 == 0 ? 1 + lcg() % SM_BASE_PEAK : 0;
+            if (qa[l][q] > 0 && got_first == 0)
+                got_first = q;
+            g.bw[(size_t)q * SM_GROUP + l] = (float)((double)q * sqrt(qa[l][q]));
+        }
+        double sum = 0;
+        for (unsigned q = BINS; q-- > 0;) {
+            sum += qa[l][q] > 1 ? (double)q * qa[l][q] : 0;
+            suffix[l][q] = sum;
+        }
+        g.first[l] = got_first;
+        for (unsigned q = 0; q < BINS; q++) {
+            double nu = suffix[l][q > got_first ? q : got_first];
+            float f = (float)nu;
+            g.nu[(size_t)q * SM_GROUP + l] = (double)f > nu ? nextafterf(f, 0.0f) : f;
+        }
+    }
+    /* the exact T1 bound of each pair, and each lane's need near one of them */
+    double t1[8][SM_GROUP];
+    bool none[8][SM_GROUP];
+    for (unsigned s = 0; s < lanes; s++)
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            double dot = 0, below = 0;
+            for (size_t e = 0; e < n; e++) {
+                double c = val[e * lanes + s];
+                dot += (double)g.bw[(size_t)mz[e] * SM_GROUP + l] * c;
+                below += mz[e] < g.first[l] ? mz[e] * c * c : 0;
+            }
+            double nu = suffix[l][first_mz[s] > g.first[l] ? first_mz[s] : g.first[l]];
+            double nl = normd[s] - below / 64.0;
+            none[s][l] = dot == 0;
+            t1[s][l] = nu > 0 && nl > 0 ? dot * dot / 64.0 / (nu * nl) : INFINITY;
+        }
+    for (unsigned l = 0; l < SM_GROUP; l++) {
+        double at = t1[lcg() % lanes][l];
+        unsigned r = lcg() % 4;
+        double need = r == 0 ? -0.25 * (lcg() % 2) : !isfinite(at) || at == 0 ? 0.3
+                    : r == 1 ? at * (1 + 2e-7) : r == 2 ? at * (1 - 2e-7) : at * 1.5;
+        g.t1_need[l] = (float)(need < 1 ? need : 1.0);
+    }
+    uint16_t pass[8];
+    k->group_sketch(&g, mz, val, n, lanes, norm, first_mz, pass);
+    for (unsigned s = 0; s < lanes; s++)
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            double need = g.t1_need[l];
+            bool out = !((pass[s] >> l) & 1u);
+            bool exact_out = need > 0 && (none[s][l] || t1[s][l] < need);
+            bool clear_out = need > 0 && (none[s][l] || t1[s][l] * 1.001 * 1.001 * 1.02 < need);
+            if ((out && !exact_out) || (clear_out && !out))
+                fail_msg("%s group_sketch n=%zu lanes %u spectrum %u lane %u: %s, T1 bound "
+                         "%.9g, need %.9g%s",
+                         k->name, n, lanes, s, l, out ? "excluded" : "let through", t1[s][l],
+                         need, none[s][l] ? " (nothing in common)" : "");
+        }
+    free(g.bw);
+    free(g.nu);
+}
+
 static void run_all(const sm_kernel *k)
 {
     check_unpack(k);
@@ -604,6 +712,10 @@ static void run_all(const sm_kernel *k)
             if (k->sketch_sums != NULL) {
                 check_sketch(k, len, 4, zeros);
                 check_sketch(k, len, 8, zeros);
+            }
+            if (k->group_sketch != NULL && !zeros && len <= MAXN && (len < 16 || len % 4 == 1)) {
+                check_group_sketch(k, len, 4);
+                check_group_sketch(k, len, 8);
             }
         }
     }

@@ -432,6 +432,83 @@ static unsigned group_sums_avx512(const sm_group_tab *g, const uint16_t *mz,
     return (unsigned)_mm512_cmp_ps_mask(widened, _mm512_loadu_ps(g->floor), _CMP_NLT_UQ);
 }
 
+/* group_sketch: the codes widened to floats a chunk at a time (and below the lanes'
+ * highest first m/z, m c^2 too), then an entry a step: the group's 16 weights at
+ * its m/z (one cache line) times each spectrum's code, broadcast from memory, into
+ * an accumulator a spectrum; below, m c^2 into the lanes whose first m/z is above.
+ * The test at the end is sm_group_sketch_scalar_'s, 16 lanes at once. L: the
+ * spectra of a block (a constant where it is called, so that the accumulators stay
+ * in registers). */
+#define SKETCH_CHUNK 64
+static inline __attribute__((always_inline)) void
+group_sketch_l(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val, size_t n,
+               const unsigned L, const float *norm, const uint16_t *first_mz, uint16_t *pass)
+{
+    __m512 acc[8], low[8];
+    _Pragma("GCC unroll 8") for (unsigned s = 0; s < L; s++)
+        acc[s] = low[s] = _mm512_setzero_ps();
+    const __m512i first = _mm512_loadu_si512(g->first);
+    const __m512 firstf = _mm512_cvtepi32_ps(first);
+    const unsigned max_first = _mm512_reduce_max_epu32(first);
+    size_t n_low = 0;
+    while (n_low < n && mz[n_low] < max_first)
+        n_low++;
+    _Alignas(64) float code[SKETCH_CHUNK * 8 + 16];
+    for (size_t e0 = 0; e0 < n; e0 += SKETCH_CHUNK) {
+        size_t e1 = n - e0 > SKETCH_CHUNK ? e0 + SKETCH_CHUNK : n;
+        const size_t nc = (e1 - e0) * L;
+        for (size_t i = 0; i < nc; i += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(val + e0 * L + i));
+            _mm512_store_ps(code + i, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(v)));
+        }
+        size_t e = e0;
+        for (; e < e1 && e < n_low; e++) {
+            const float *c = code + (e - e0) * L;
+            __m512 row = _mm512_load_ps(g->bw + (size_t)mz[e] * SM_GROUP);
+            __m512 m = _mm512_set1_ps((float)mz[e]);
+            __mmask16 under = _mm512_cmp_ps_mask(m, firstf, _CMP_LT_OQ);
+            _Pragma("GCC unroll 8") for (unsigned s = 0; s < L; s++) {
+                __m512 cs = _mm512_set1_ps(c[s]);
+                acc[s] = _mm512_fmadd_ps(row, cs, acc[s]);
+                low[s] = _mm512_mask3_fmadd_ps(_mm512_mul_ps(cs, cs), m, low[s], under);
+            }
+        }
+        for (; e < e1; e++) {
+            const float *c = code + (e - e0) * L;
+            __m512 row = _mm512_load_ps(g->bw + (size_t)mz[e] * SM_GROUP);
+            _Pragma("GCC unroll 8") for (unsigned s = 0; s < L; s++)
+                acc[s] = _mm512_fmadd_ps(row, _mm512_set1_ps(c[s]), acc[s]);
+        }
+    }
+    const __m512 need = _mm512_loadu_ps(g->t1_need), zero = _mm512_setzero_ps();
+    const __mmask16 can = _mm512_cmp_ps_mask(need, zero, _CMP_GT_OQ);
+    _Pragma("GCC unroll 8") for (unsigned s = 0; s < L; s++) {
+        __m512 nu = _mm512_load_ps(g->nu + (size_t)first_mz[s] * SM_GROUP);
+        __m512 nl = _mm512_fnmadd_ps(low[s], _mm512_set1_ps(1.001f / 64.0f),
+                                     _mm512_set1_ps(norm[s]));
+        __m512 d = _mm512_mul_ps(acc[s], _mm512_set1_ps(1.001f / 8.0f));
+        __mmask16 none = _mm512_cmp_ps_mask(acc[s], zero, _CMP_EQ_OQ);
+        __mmask16 low_t1 = _mm512_cmp_ps_mask(_mm512_mul_ps(d, d),
+                                              _mm512_mul_ps(_mm512_mul_ps(need, nu), nl),
+                                              _CMP_LT_OQ);
+        low_t1 &= _mm512_cmp_ps_mask(nu, zero, _CMP_GT_OQ) &
+                  _mm512_cmp_ps_mask(nl, zero, _CMP_GT_OQ);
+        pass[s] = (uint16_t)~(can & (none | low_t1));
+    }
+}
+
+static void group_sketch_avx512(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
+                                size_t n, unsigned lanes, const float *norm,
+                                const uint16_t *first_mz, uint16_t *pass)
+{
+    if (lanes == 8)
+        group_sketch_l(g, mz, val, n, 8, norm, first_mz, pass);
+    else if (lanes == 4)
+        group_sketch_l(g, mz, val, n, 4, norm, first_mz, pass);
+    else
+        sm_group_sketch_scalar_(g, mz, val, n, lanes, norm, first_mz, pass);
+}
+
 /* Sixteen blocks a step; nu from a gather of the query's float norms. */
 static void block_bounds_avx512(float *acc, const float *ratio, const uint16_t *max_first,
                                 size_t n, const float *nu_f, unsigned first, unsigned last,
@@ -590,6 +667,7 @@ const sm_kernel sm_kernel_avx512_ = {
     .bound_sums = bound_sums_avx512,
     .unpack = unpack_avx512,
     .group_sums = group_sums_avx512,
+    .group_sketch = group_sketch_avx512,
     .block_bounds = block_bounds_avx512,
     .collect_u16 = collect_u16_avx512,
     .sketch_sums = sketch_sums_avx512,

@@ -59,6 +59,13 @@ typedef struct sm_kernel {
      * NULL: the scalar kernel's. */
     void (*sketch_sums)(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
                         unsigned lanes, unsigned first, float *dot, float *below);
+    /* The first bound of sketch_sums for the `lanes` spectra of one block's sketch
+     * (mz, val, n as there) and the SM_GROUP queries of a group at once (see
+     * sm_group_sketch_scalar_). NULL: the kernel has none, and a group's spectra all
+     * go to group_sums. */
+    void (*group_sketch)(const struct sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
+                         size_t n, unsigned lanes, const float *norm, const uint16_t *first_mz,
+                         uint16_t *pass);
 } sm_kernel;
 
 /* Packed peaks: one 16-bit word a peak, its intensity (1..999) in the low 10 bits and
@@ -108,6 +115,8 @@ typedef struct sm_bound_sums {
  *    rounded down to float;
  *  - first[l]: the query's first m/z (its intensity-1 peaks included);
  *  - floor[l]: the MF lane l's hits must reach (-inf: any; lanes not in use: +inf);
+ *  - t1_need[l]: the T1 below which the first bound (T1 + 1) / 2 excludes at that
+ *    floor, rounded down (0 or less: it excludes nothing; search.c's sketch_need);
  *  - sqrt_f[i]: sqrtf(i) for intensities 0..SM_BASE_PEAK. */
 #define SM_GROUP 16
 typedef struct sm_group_tab {
@@ -120,6 +129,7 @@ typedef struct sm_group_tab {
     float *nu;
     uint32_t first[SM_GROUP];
     float floor[SM_GROUP];
+    float t1_need[SM_GROUP];
     float sqrt_f[1000];
 } sm_group_tab;
 
@@ -144,6 +154,18 @@ typedef struct sm_group_sums {
  * their floor: a lane left out cannot; one kept is bounded exactly by the caller. */
 unsigned sm_group_sums_scalar_(const sm_group_tab *g, const uint16_t *mz, const uint16_t *val,
                                size_t n, double norm, sm_group_sums *out);
+
+/* group_sketch lane by lane. For spectrum s of the block and lane l, in float:
+ * dot = sum over the entries of bw[m] c (c the spectrum's code, 8 sqrt(I) rounded
+ * up), below = sum of m c^2 over the entries with m < first[l], nu = nu[first_mz[s]],
+ * nl = norm[s] (rounded down) - 1.001 below / 64, d = 1.001 dot / 8; the lane is
+ * excluded (its bit clear in pass[s]) when t1_need[l] > 0 and either dot = 0 or
+ * nu > 0, nl > 0 and d^2 < t1_need[l] nu nl. The 1.001 covers the float sums
+ * (relative error near 1e-6), so a lane excluded so is one the exact first bound
+ * excludes. first_mz[s] < n_tab. */
+void sm_group_sketch_scalar_(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
+                             size_t n, unsigned lanes, const float *norm,
+                             const uint16_t *first_mz, uint16_t *pass);
 
 /* bound_sums in plain C without branches (scalar.c, baseline flags). */
 void sm_bound_sums_scalar_(const uint32_t *word, const uint16_t *mz, const uint16_t *val,

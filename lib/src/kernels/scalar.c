@@ -1,5 +1,6 @@
 /* scalar.c — the reference kernels: plain loops, sequential float accumulation, any ISA. */
 #include <math.h>
+#include <stdbool.h>
 
 #include "kernels.h"
 
@@ -217,6 +218,30 @@ static void sketch_sums_scalar(const float *bw, const uint16_t *mz, const uint8_
     }
 }
 
+void sm_group_sketch_scalar_(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
+                             size_t n, unsigned lanes, const float *norm,
+                             const uint16_t *first_mz, uint16_t *pass)
+{
+    for (unsigned s = 0; s < lanes; s++) {
+        unsigned keep = 0;
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            float dot = 0.0f, below = 0.0f, need = g->t1_need[l];
+            for (size_t e = 0; e < n; e++) {
+                float c = (float)val[e * lanes + s];
+                dot += g->bw[(size_t)mz[e] * SM_GROUP + l] * c;
+                if (mz[e] < g->first[l])
+                    below += (float)mz[e] * (c * c);
+            }
+            float nu = g->nu[(size_t)first_mz[s] * SM_GROUP + l];
+            float nl = norm[s] - below * (1.001f / 64.0f), d = dot * (1.001f / 8.0f);
+            bool out = need > 0.0f &&
+                       (dot == 0.0f || (nu > 0.0f && nl > 0.0f && d * d < need * nu * nl));
+            keep |= (unsigned)!out << l;
+        }
+        pass[s] = (uint16_t)keep;
+    }
+}
+
 const sm_kernel sm_kernel_scalar_ = {
     .name = "scalar",
     .dot = dot_scalar,
@@ -229,4 +254,5 @@ const sm_kernel sm_kernel_scalar_ = {
     .block_bounds = block_bounds_scalar,
     .collect_u16 = collect_u16_scalar,
     .sketch_sums = sketch_sums_scalar,
+    .group_sketch = sm_group_sketch_scalar_,
 };
