@@ -469,8 +469,8 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
 
 /* The blocks a query stopped at s->pend (bucket, p, nb) has not looked at and may
  * still need at this floor: the rest of the bucket's list and the lower buckets.
- * Their count, or `enough` once that many are found; with mark, each gets `bit`
- * there. */
+ * Their count, or at least `enough` once that many are found; with mark, each gets
+ * `bit` there. */
 static size_t blocks_left(const sm_searcher *s, double floor, uint16_t *mark, uint16_t bit,
                           size_t enough)
 {
@@ -485,12 +485,24 @@ static size_t blocks_left(const sm_searcher *s, double floor, uint16_t *mark, ui
                 mark[b] |= bit;
         }
     }
-    for (size_t b = 0; b < ix->n_blocks && left < enough; b++) {
-        if (s->bucket_of[b] < pd->bucket && !can_skip(s->acc[b], floor)) {
-            left++;
-            if (mark != NULL)
-                mark[b] |= bit;
+    /* the lower buckets, in chunks without branches: a float threshold a little under
+     * the one of can_skip (a block kept that can_skip would skip is read for nothing) */
+    double t = (floor - 0.01) / BOUND_SLACK;
+    const float tf = (float)(t - fabs(t) * 1e-6 - 1e-6);
+    const uint16_t below = (uint16_t)pd->bucket;
+    for (size_t b0 = 0; b0 < ix->n_blocks && left < enough; b0 += 4096) {
+        size_t b1 = ix->n_blocks - b0 > 4096 ? b0 + 4096 : ix->n_blocks, c = 0;
+        if (mark == NULL) {
+            for (size_t b = b0; b < b1; b++)
+                c += (size_t)((s->bucket_of[b] < below) & (s->acc[b] >= tf));
+        } else {
+            for (size_t b = b0; b < b1; b++) {
+                unsigned on = (s->bucket_of[b] < below) & (s->acc[b] >= tf);
+                c += on;
+                mark[b] |= (uint16_t)(bit * on);
+            }
         }
+        left += c;
     }
     return left;
 }
@@ -579,7 +591,7 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
      * fills with the best spectra early and the floor rises before most spectra are
      * looked at. A bucket's blocks are listed when the search gets to it: most
      * queries stop after a few of the N_BUCKETS. */
-    size_t scanned = 0, listed = 0;
+    size_t scanned = 0, listed = 0, checked = SIZE_MAX;
     for (unsigned bucket = N_BUCKETS; bucket-- > 0;) {
         double bucket_top = bucket == N_BUCKETS - 1 ? INFINITY : (double)(bucket + 1) * BUCKET_MF;
         if (can_skip(bucket_top, topk_floor(t))) /* this bucket and every later one */
@@ -589,7 +601,9 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         for (size_t p = 0; p < nb; p++) {
             size_t b = s->sorted[p];
             double floor = topk_floor(t);
-            if (scanned == budget) {
+            /* (once: blocks skipped after it leave scanned at the budget) */
+            if (scanned == budget && checked != scanned) {
+                checked = scanned;
                 run_deferred(s, q, t);
                 s->pend.bucket = bucket;
                 s->pend.p = p;
