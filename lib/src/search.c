@@ -1068,6 +1068,11 @@ static bool next_chunk(_Atomic size_t *cursor, size_t chunk, size_t n_blocks, si
     return true;
 }
 
+/* the sweep asks for the packed words this many blocks ahead: 2-4 % at 1M */
+#ifndef SWEEP_AHEAD
+#define SWEEP_AHEAD 4
+#endif
+
 /* Several groups swept at once (up to SM_SWEEP_GROUPS), each with this thread's part
  * ps[i]: a block any of them needs is unpacked once, then each group that needs it
  * takes its spectra in turn. Chunks of n_blocks / 64 blocks (16 to SM_GROUP_CHUNK)
@@ -1118,6 +1123,11 @@ void sm_groups_sweep_(const sm_library *lib, sm_group *const *gs, sm_group_part 
             if (any == 0)
                 continue;
             size_t p0 = b * ix->block, p1 = p0 + ix->block < lib->n ? p0 + ix->block : lib->n;
+            if (b + SWEEP_AHEAD < b1) { /* the words of a block ahead */
+                size_t q0 = (b + SWEEP_AHEAD) * ix->block;
+                size_t q1 = q0 + ix->block < lib->n ? q0 + ix->block : lib->n;
+                prefetch_range(lib->nom_w + lib->nom_off[q0], lib->nom_w + lib->nom_off[q1]);
+            }
             unsigned wanted = 0; /* the spectra some group's lanes still need */
             for (size_t i = 0; i < ng; i++) {
                 unsigned need = gs[i]->mark[b];
