@@ -544,6 +544,104 @@ static size_t collect_u16_avx2(const uint16_t *key, size_t n, unsigned want, uin
 /* Entry by entry, a lane a spectrum: the entry's codes widened to floats, times the
  * query's weight at its m/z broadcast (or, below first, squared and times the m/z);
  * eight lanes a vector, or four. */
+/* group_sketch (kernels.h): the codes widened to floats a chunk at a time, then
+ * each half of the group's lanes in turn, an entry a step: the half's 8 weights at
+ * its m/z times each spectrum's code, broadcast from memory, into an accumulator a
+ * spectrum (kept in acc[] between chunks); below the half's highest first m/z,
+ * m c^2 too in the lanes whose first m/z is above. The test at the end is
+ * sm_group_sketch_scalar_'s, 8 lanes at once. L: the spectra of a block, a constant
+ * where it is called. */
+#define SKETCH_CHUNK 64
+static inline __attribute__((always_inline)) void
+group_sketch_half(const sm_group_tab *g, const uint16_t *mz, const float *code, size_t e0,
+                  size_t e1, size_t n_low, const unsigned L, unsigned h, __m256 *acc, __m256 *low)
+{
+    const __m256 firstf = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(g->first + h)));
+    __m256 a[8];
+    _Pragma("GCC unroll 8") for (unsigned s = 0; s < L; s++)
+        a[s] = acc[s];
+    size_t e = e0;
+    for (; e < e1 && e < n_low; e++) {
+        const float *c = code + (e - e0) * L;
+        __m256 row = _mm256_load_ps(g->bw + (size_t)mz[e] * SM_GROUP + h);
+        __m256 m = _mm256_set1_ps((float)mz[e]);
+        __m256 under = _mm256_cmp_ps(m, firstf, _CMP_LT_OQ);
+        for (unsigned s = 0; s < L; s++) {
+            __m256 cs = _mm256_broadcast_ss(c + s);
+            a[s] = _mm256_fmadd_ps(row, cs, a[s]);
+            low[s] = _mm256_add_ps(low[s], _mm256_and_ps(under, _mm256_mul_ps(m, _mm256_mul_ps(cs, cs))));
+        }
+    }
+    for (; e < e1; e++) {
+        const float *c = code + (e - e0) * L;
+        __m256 row = _mm256_load_ps(g->bw + (size_t)mz[e] * SM_GROUP + h);
+        _Pragma("GCC unroll 8") for (unsigned s = 0; s < L; s++)
+            a[s] = _mm256_fmadd_ps(row, _mm256_broadcast_ss(c + s), a[s]);
+    }
+    _Pragma("GCC unroll 8") for (unsigned s = 0; s < L; s++)
+        acc[s] = a[s];
+}
+
+static inline __attribute__((always_inline)) void
+group_sketch_l_avx2(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val, size_t n,
+                    const unsigned L, const float *norm, const uint16_t *first_mz,
+                    uint16_t *pass)
+{
+    __m256 acc[2][8], low[2][8];
+    for (unsigned h = 0; h < 2; h++)
+        for (unsigned s = 0; s < 8; s++)
+            acc[h][s] = low[h][s] = _mm256_setzero_ps();
+    unsigned max_first = 0;
+    for (unsigned l = 0; l < SM_GROUP; l++)
+        max_first = g->first[l] > max_first ? g->first[l] : max_first;
+    size_t n_low = 0;
+    while (n_low < n && mz[n_low] < max_first)
+        n_low++;
+    _Alignas(32) float code[SKETCH_CHUNK * 8 + 8];
+    for (size_t e0 = 0; e0 < n; e0 += SKETCH_CHUNK) {
+        size_t e1 = n - e0 > SKETCH_CHUNK ? e0 + SKETCH_CHUNK : n;
+        const size_t nc = (e1 - e0) * L;
+        for (size_t i = 0; i < nc; i += 8) {
+            __m128i v = _mm_loadl_epi64((const __m128i *)(val + e0 * L + i));
+            _mm256_store_ps(code + i, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)));
+        }
+        group_sketch_half(g, mz, code, e0, e1, n_low, L, 0, acc[0], low[0]);
+        group_sketch_half(g, mz, code, e0, e1, n_low, L, 8, acc[1], low[1]);
+    }
+    const __m256 zero = _mm256_setzero_ps();
+    for (unsigned s = 0; s < L; s++) {
+        unsigned keep = 0;
+        for (unsigned h = 0; h < 2; h++) {
+            __m256 need = _mm256_loadu_ps(g->t1_need + 8 * h);
+            __m256 nu = _mm256_load_ps(g->nu + (size_t)first_mz[s] * SM_GROUP + 8 * h);
+            __m256 nl = _mm256_fnmadd_ps(low[h][s], _mm256_set1_ps(1.001f / 64.0f),
+                                         _mm256_set1_ps(norm[s]));
+            __m256 d = _mm256_mul_ps(acc[h][s], _mm256_set1_ps(1.001f / 8.0f));
+            __m256 none = _mm256_cmp_ps(acc[h][s], zero, _CMP_EQ_OQ);
+            __m256 low_t1 = _mm256_cmp_ps(_mm256_mul_ps(d, d),
+                                          _mm256_mul_ps(_mm256_mul_ps(need, nu), nl), _CMP_LT_OQ);
+            low_t1 = _mm256_and_ps(low_t1, _mm256_and_ps(_mm256_cmp_ps(nu, zero, _CMP_GT_OQ),
+                                                         _mm256_cmp_ps(nl, zero, _CMP_GT_OQ)));
+            __m256 out = _mm256_and_ps(_mm256_cmp_ps(need, zero, _CMP_GT_OQ),
+                                       _mm256_or_ps(none, low_t1));
+            keep |= (unsigned)(~_mm256_movemask_ps(out) & 0xFF) << (8 * h);
+        }
+        pass[s] = (uint16_t)keep;
+    }
+}
+
+static void group_sketch_avx2(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
+                              size_t n, unsigned lanes, const float *norm,
+                              const uint16_t *first_mz, uint16_t *pass)
+{
+    if (lanes == 8)
+        group_sketch_l_avx2(g, mz, val, n, 8, norm, first_mz, pass);
+    else if (lanes == 4)
+        group_sketch_l_avx2(g, mz, val, n, 4, norm, first_mz, pass);
+    else
+        sm_group_sketch_scalar_(g, mz, val, n, lanes, norm, first_mz, pass);
+}
+
 static void sketch_sums_avx2(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
                              unsigned lanes, unsigned first, float *dot, float *below)
 {
@@ -595,6 +693,7 @@ const sm_kernel sm_kernel_avx2_ = {
     .bound_sums = bound_sums_avx2,
     .unpack = unpack_avx2,
     .group_sums = group_sums_avx2,
+    .group_sketch = group_sketch_avx2,
     .block_bounds = block_bounds_avx2,
     .collect_u16 = collect_u16_avx2,
     .sketch_sums = sketch_sums_avx2,
