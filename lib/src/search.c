@@ -49,6 +49,8 @@ struct sm_searcher {
     float *acc;       /* [stride] block bounds */
     uint32_t *sorted;       /* [stride + 16] the blocks of the bucket at hand */
     uint16_t *bucket_of;    /* [n_blocks] */
+    float *row_a;           /* [n_bins] the query's dense envelope rows: weights, */
+    const uint8_t **row_x;  /* and where each row starts */
     float *nu_f;            /* [SM_MAX_NOMINAL_MZ + 2] suffix norms rounded down to float,
                                from the query's first to its last m/z */
     struct cand *heap;      /* spectra bounded but not yet scored, best bound on top */
@@ -107,8 +109,10 @@ sm_status sm_searcher_new(const sm_library *lib, sm_searcher **out, sm_error *er
     s->sorted = calloc(ix->stride + 16, sizeof *s->sorted);
     s->nu_f = calloc(SM_MAX_NOMINAL_MZ + 2, sizeof *s->nu_f);
     s->bucket_of = calloc(ix->stride, sizeof *s->bucket_of);
+    s->row_a = calloc(ix->n_bins, sizeof *s->row_a);
+    s->row_x = calloc(ix->n_bins, sizeof *s->row_x);
     if (!s->qw || !s->dense || !s->acc || !s->sorted ||
-        !s->bucket_of || !s->nu_f) {
+        !s->bucket_of || !s->nu_f || !s->row_a || !s->row_x) {
         sm_searcher_free(s);
         return sm_seterr_(err, SM_ERR_NOMEM, NULL, 0, "out of memory");
     }
@@ -126,6 +130,8 @@ void sm_searcher_free(sm_searcher *s)
     free(s->sorted);
     free(s->bucket_of);
     free(s->nu_f);
+    free(s->row_a);
+    free(s->row_x);
     free(s->heap);
     free(s);
 }
@@ -540,6 +546,11 @@ static void add_rows(const sm_kernel *kern, const float *a, const uint8_t *const
         kern->axpy_u8(a[r], x[r], y, n);
 }
 
+/* acc[] a tile of this many blocks at a time under all the query's envelope rows (64 KB) */
+#ifndef ENV_TILE
+#define ENV_TILE 16384
+#endif
+
 /* Searches the blocks best bound first. With a budget (in blocks scanned) below
  * what the query needs, it stops there: the waiting candidates are scored, and it
  * returns false with the sorted position in s->pend.p (a group finishes the query:
@@ -555,28 +566,32 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     /* Bounds of all blocks at once: acc[b] = sum over query peaks of qw[m] env[m][b],
      * a dense row with the axpy kernel, a listed one entry by entry. */
     memset(s->acc, 0, ix->stride * sizeof *s->acc);
-    float a8[8];
-    const uint8_t *x8[8];
-    unsigned n8 = 0;
+    size_t nd = 0;
     for (size_t j = 0; j < q.n; j++) {
         unsigned m = q.mz[j];
         if (m >= ix->n_bins)
             continue;
         float a = (float)((double)s->qw[m] * ix->row_scale[m] / 255.0 * (1.0 + 1e-6));
         if (ix->row_dense[m] >= 0) {
-            /* dense rows eight at a time: acc[] is read and written once for them */
-            a8[n8] = a;
-            x8[n8++] = ix->env + (size_t)ix->row_dense[m] * ix->stride;
-            if (n8 == 8) {
-                add_rows(kern, a8, x8, n8, s->acc, ix->stride);
-                n8 = 0;
-            }
+            s->row_a[nd] = a;
+            s->row_x[nd++] = ix->env + (size_t)ix->row_dense[m] * ix->stride;
         } else {
             for (uint64_t e = ix->sp_off[m]; e < ix->sp_off[m + 1]; e++)
                 s->acc[ix->sp_block[e]] += a * (float)ix->sp_code[e];
         }
     }
-    add_rows(kern, a8, x8, n8, s->acc, ix->stride);
+    /* the dense rows a tile of acc[] at a time (it stays in the nearest caches while
+     * every row passes over it), eight rows a pass */
+    for (size_t t0 = 0; t0 < ix->stride; t0 += ENV_TILE) {
+        size_t len = ix->stride - t0 < ENV_TILE ? ix->stride - t0 : ENV_TILE;
+        for (size_t r = 0; r < nd; r += 8) {
+            unsigned nr = nd - r < 8 ? (unsigned)(nd - r) : 8;
+            const uint8_t *x8[8];
+            for (unsigned k = 0; k < nr; k++)
+                x8[k] = s->row_x[r + k] + t0;
+            add_rows(kern, s->row_a + r, x8, nr, s->acc + t0, len);
+        }
+    }
 
     /* Each block's bound (kept in acc[], rounded up to float) and its bucket */
     const float *ratio = ix->ratio + (size_t)cut * ix->stride;
