@@ -581,9 +581,12 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
         }
     }
     /* the dense rows a tile of acc[] at a time (it stays in the nearest caches while
-     * every row passes over it), eight rows a pass */
-    for (size_t t0 = 0; t0 < ix->stride; t0 += ENV_TILE) {
-        size_t len = ix->stride - t0 < ENV_TILE ? ix->stride - t0 : ENV_TILE;
+     * every row passes over it), eight rows a pass; then the tile's blocks' bounds
+     * (kept in acc[], rounded up to float) and their buckets */
+    const float *ratio = ix->ratio + (size_t)cut * ix->stride;
+    const sm_kernel *kb = kern->block_bounds != NULL ? kern : &sm_kernel_scalar_;
+    for (size_t t0 = 0; t0 < ix->n_blocks; t0 += ENV_TILE) {
+        size_t len = ix->n_blocks - t0 < ENV_TILE ? ix->n_blocks - t0 : ENV_TILE;
         for (size_t r = 0; r < nd; r += 8) {
             unsigned nr = nd - r < 8 ? (unsigned)(nd - r) : 8;
             const uint8_t *x8[8];
@@ -591,13 +594,9 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
                 x8[k] = s->row_x[r + k] + t0;
             add_rows(kern, s->row_a + r, x8, nr, s->acc + t0, len);
         }
+        kb->block_bounds(s->acc + t0, ratio + t0, ix->block_max_first + t0, len, s->nu_f,
+                         first_u, last_u, s->bucket_of + t0, (float)BUCKET_MF, N_BUCKETS - 1);
     }
-
-    /* Each block's bound (kept in acc[], rounded up to float) and its bucket */
-    const float *ratio = ix->ratio + (size_t)cut * ix->stride;
-    (kern->block_bounds != NULL ? kern : &sm_kernel_scalar_)
-        ->block_bounds(s->acc, ratio, ix->block_max_first, ix->n_blocks, s->nu_f, first_u,
-                       last_u, s->bucket_of, (float)BUCKET_MF, N_BUCKETS - 1);
 
     /* (the map to library order is read only when something is left out) */
     bool any_left_out = exclude != SIZE_MAX || s->skip != NULL;
