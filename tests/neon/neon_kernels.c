@@ -206,12 +206,99 @@ static void check_group(const sm_kernel *k, const sm_kernel *s)
     free(g.nu);
 }
 
+/* group_sketch against the scalar kernel's: 16 random queries (some starting past
+ * the library's first entries), blocks of 4 and 8 spectra with random codes, each
+ * lane's need put just above or below one spectrum's bound or at 0. The lanes let
+ * through must be the same, except where the scalar bound in double lies within
+ * 1e-5 of the need (float sums in another order). */
+static void check_group_sketch(const sm_kernel *k, const sm_kernel *s)
+{
+    enum { BINS = MAX_MZ + 1, N = 300 };
+    size_t cells = (size_t)BINS * SM_GROUP;
+    sm_group_tab g = {.n_tab = BINS};
+    g.bw = calloc(cells, sizeof *g.bw);
+    g.nu = calloc(cells, sizeof *g.nu);
+    static uint16_t mz[N];
+    static uint8_t val[N * 8 + 256];
+    for (int rep = 0; rep < 200; rep++) {
+        unsigned lanes = rep % 2 ? 8 : 4;
+        size_t n = (size_t)(lcg() % N);
+        unsigned m = 1 + lcg() % 50;
+        for (size_t e = 0; e < n; e++) {
+            mz[e] = (uint16_t)(m < BINS ? m : BINS - 1);
+            m += 1 + lcg() % 3;
+            for (unsigned sp = 0; sp < lanes; sp++)
+                val[e * lanes + sp] = (uint8_t)(lcg() % 2 ? 0 : 8 + lcg() % 246);
+        }
+        float norm[8];
+        uint16_t first_mz[8];
+        for (unsigned sp = 0; sp < lanes; sp++) {
+            double sum = 0;
+            first_mz[sp] = 0;
+            for (size_t e = n; e-- > 0;) {
+                double c = val[e * lanes + sp] / 8.0;
+                sum += mz[e] * c * c;
+                if (val[e * lanes + sp] != 0)
+                    first_mz[sp] = mz[e];
+            }
+            norm[sp] = (float)sum;
+        }
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            unsigned first = l % 5 == 1 ? 20 + lcg() % 80 : 1 + lcg() % 10;
+            g.first[l] = first;
+            double nu = 0;
+            for (unsigned q = BINS; q-- > 0;) {
+                float a = q >= first && lcg() % 3 == 0 ? (float)(1 + lcg() % 999) : 0.0f;
+                g.bw[(size_t)q * SM_GROUP + l] = (float)q * sqrtf(a);
+                nu += (double)q * a;
+                g.nu[(size_t)q * SM_GROUP + l] = (float)nu;
+            }
+            for (unsigned q = 0; q < first; q++)
+                g.nu[(size_t)q * SM_GROUP + l] = g.nu[(size_t)first * SM_GROUP + l];
+        }
+        double t1[8][SM_GROUP];
+        for (unsigned sp = 0; sp < lanes; sp++)
+            for (unsigned l = 0; l < SM_GROUP; l++) {
+                double dot = 0, below = 0;
+                for (size_t e = 0; e < n; e++) {
+                    double c = val[e * lanes + sp];
+                    dot += (double)g.bw[(size_t)mz[e] * SM_GROUP + l] * c;
+                    below += mz[e] < g.first[l] ? mz[e] * c * c : 0;
+                }
+                double nu = g.nu[(size_t)first_mz[sp] * SM_GROUP + l];
+                double nl = norm[sp] - 1.001 * below / 64.0, d = 1.001 * dot / 8.0;
+                t1[sp][l] = nu > 0 && nl > 0 ? d * d / (nu * nl) : INFINITY;
+            }
+        for (unsigned l = 0; l < SM_GROUP; l++) {
+            double at = t1[lcg() % lanes][l];
+            unsigned r = lcg() % 3;
+            g.t1_need[l] = r == 0 || !isfinite(at) ? 0.0f
+                                                   : (float)(at * (r == 1 ? 1.001 : 0.999));
+        }
+        uint16_t p1[8], p2[8];
+        k->group_sketch(&g, mz, val, n, lanes, norm, first_mz, p1);
+        s->group_sketch(&g, mz, val, n, lanes, norm, first_mz, p2);
+        for (unsigned sp = 0; sp < lanes; sp++)
+            for (unsigned l = 0; l < SM_GROUP; l++) {
+                bool near = fabs(t1[sp][l] - g.t1_need[l]) <= 1e-5 * g.t1_need[l];
+                CHECK(near || ((p1[sp] ^ p2[sp]) >> l & 1u) == 0,
+                      "group_sketch lanes %u n=%zu spectrum %u lane %u: %u, scalar %u (T1 %g, "
+                      "need %g)",
+                      lanes, n, sp, l, p1[sp] >> l & 1u, p2[sp] >> l & 1u, t1[sp][l],
+                      (double)g.t1_need[l]);
+            }
+    }
+    free(g.bw);
+    free(g.nu);
+}
+
 int main(void)
 {
     const sm_kernel *k = &sm_kernel_neon_, *s = &sm_kernel_scalar_;
     check_dense(k, s);
     check_sketch(k, s);
     check_group(k, s);
+    check_group_sketch(k, s);
     printf("neon kernels against scalar: %d disagreements\n", failures);
     return failures != 0;
 }

@@ -91,6 +91,102 @@ static void sketch_sums_neon(const float *bw, const uint16_t *mz, const uint8_t 
     }
 }
 
+/* group_sketch (kernels.h) for the lanes h .. h + 3: an entry a step, the quarter's 4
+ * weights at its m/z times each spectrum's code (widened to floats a chunk at a
+ * time by the caller) into an accumulator a spectrum; below the highest first m/z,
+ * m c^2 too in the lanes whose first m/z is above (acc, low: the quarter's sums,
+ * kept between chunks). L: the spectra of a block. */
+static inline __attribute__((always_inline)) void
+group_sketch_quarter(const sm_group_tab *g, const uint16_t *mz, const float *code, size_t e0,
+                     size_t e1, size_t n_low, const unsigned L, unsigned h, float32x4_t *acc,
+                     float32x4_t *low)
+{
+    const float32x4_t firstf = vcvtq_f32_u32(vld1q_u32(g->first + h));
+    float32x4_t a[8];
+    for (unsigned s = 0; s < L; s++)
+        a[s] = acc[s];
+    size_t e = e0;
+    for (; e < e1 && e < n_low; e++) {
+        const float *c = code + (e - e0) * L;
+        float32x4_t row = vld1q_f32(g->bw + (size_t)mz[e] * SM_GROUP + h);
+        float m = (float)mz[e];
+        uint32x4_t under = vcltq_f32(vdupq_n_f32(m), firstf);
+        for (unsigned s = 0; s < L; s++) {
+            a[s] = vfmaq_n_f32(a[s], row, c[s]);
+            float32x4_t add = vreinterpretq_f32_u32(
+                vandq_u32(under, vreinterpretq_u32_f32(vdupq_n_f32(m * c[s] * c[s]))));
+            low[s] = vaddq_f32(low[s], add);
+        }
+    }
+    for (; e < e1; e++) {
+        const float *c = code + (e - e0) * L;
+        float32x4_t row = vld1q_f32(g->bw + (size_t)mz[e] * SM_GROUP + h);
+        for (unsigned s = 0; s < L; s++)
+            a[s] = vfmaq_n_f32(a[s], row, c[s]);
+    }
+    for (unsigned s = 0; s < L; s++)
+        acc[s] = a[s];
+}
+
+#define SKETCH_CHUNK 64
+static inline __attribute__((always_inline)) void
+group_sketch_l_neon(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val, size_t n,
+                    const unsigned L, const float *norm, const uint16_t *first_mz,
+                    uint16_t *pass)
+{
+    float32x4_t acc[4][8], low[4][8];
+    for (unsigned q = 0; q < 4; q++)
+        for (unsigned s = 0; s < 8; s++)
+            acc[q][s] = low[q][s] = vdupq_n_f32(0.0f);
+    unsigned max_first = 0;
+    for (unsigned l = 0; l < SM_GROUP; l++)
+        max_first = g->first[l] > max_first ? g->first[l] : max_first;
+    size_t n_low = 0;
+    while (n_low < n && mz[n_low] < max_first)
+        n_low++;
+    float code[SKETCH_CHUNK * 8];
+    for (size_t e0 = 0; e0 < n; e0 += SKETCH_CHUNK) {
+        size_t e1 = n - e0 > SKETCH_CHUNK ? e0 + SKETCH_CHUNK : n;
+        const size_t nc = (e1 - e0) * L;
+        for (size_t i = 0; i < nc; i++)
+            code[i] = (float)val[e0 * L + i];
+        for (unsigned q = 0; q < 4; q++)
+            group_sketch_quarter(g, mz, code, e0, e1, n_low, L, 4 * q, acc[q], low[q]);
+    }
+    const float32x4_t zero = vdupq_n_f32(0.0f);
+    for (unsigned s = 0; s < L; s++) {
+        unsigned keep = 0;
+        for (unsigned q = 0; q < 4; q++) {
+            float32x4_t need = vld1q_f32(g->t1_need + 4 * q);
+            float32x4_t nu = vld1q_f32(g->nu + (size_t)first_mz[s] * SM_GROUP + 4 * q);
+            float32x4_t nl = vfmsq_n_f32(vdupq_n_f32(norm[s]), low[q][s], 1.001f / 64.0f);
+            float32x4_t d = vmulq_n_f32(acc[q][s], 1.001f / 8.0f);
+            uint32x4_t none = vceqq_f32(acc[q][s], zero);
+            uint32x4_t low_t1 = vcltq_f32(vmulq_f32(d, d), vmulq_f32(vmulq_f32(need, nu), nl));
+            low_t1 = vandq_u32(low_t1, vandq_u32(vcgtq_f32(nu, zero), vcgtq_f32(nl, zero)));
+            uint32x4_t out = vandq_u32(vcgtq_f32(need, zero), vorrq_u32(none, low_t1));
+            uint32_t bits[4];
+            vst1q_u32(bits, out);
+            keep |= ((~bits[0] & 1u) | (~bits[1] & 1u) << 1 | (~bits[2] & 1u) << 2 |
+                     (~bits[3] & 1u) << 3)
+                    << (4 * q);
+        }
+        pass[s] = (uint16_t)keep;
+    }
+}
+
+static void group_sketch_neon(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
+                              size_t n, unsigned lanes, const float *norm,
+                              const uint16_t *first_mz, uint16_t *pass)
+{
+    if (lanes == 8)
+        group_sketch_l_neon(g, mz, val, n, 8, norm, first_mz, pass);
+    else if (lanes == 4)
+        group_sketch_l_neon(g, mz, val, n, 4, norm, first_mz, pass);
+    else
+        sm_group_sketch_scalar_(g, mz, val, n, lanes, norm, first_mz, pass);
+}
+
 /* One peak of group_sums for the 4 lanes h .. h + 3 (masks are all-ones lanes), as in
  * the AVX2 kernel: LOW, m/z may be under some lane's first (the walk's first peaks
  * only), where `below` grows and links may not start. */
@@ -209,4 +305,5 @@ const sm_kernel sm_kernel_neon_ = {
     .unpack = sm_unpack_scalar_,
     .sketch_sums = sketch_sums_neon,
     .group_sums = group_sums_neon,
+    .group_sketch = group_sketch_neon,
 };
