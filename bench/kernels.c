@@ -1,4 +1,4 @@
-/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack, block_bounds, collect_u16, sketch_sums), as ns per call and speedup over scalar. */
+/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack, block_bounds, collect_u16, sketch_sums, group_sketch), as ns per call and speedup over scalar. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,16 +19,17 @@
 #define MAX_KERNELS 8
 
 enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_AXPY4U8, OP_BOUND100, OP_GROUP100,
-       OP_UNPACK100, OP_BLOCKS16384, OP_COLLECT16384, OP_SKETCH107, N_OPS };
+       OP_UNPACK100, OP_BLOCKS16384, OP_COLLECT16384, OP_SKETCH107, OP_GSKETCH107, N_OPS };
 static const char *const op_key[N_OPS] = {"dot1024",  "axpy1024",  "axpy16384",
                                           "axpy4u8",  "bound100",  "group100",
                                           "unpack100", "blocks16384", "collect16384",
-                                          "sketch107"};
+                                          "sketch107", "gsketch107"};
 static const char *const op_desc[N_OPS] = {"dot 1024",           "axpy 1024",
                                            "axpy 16384",         "axpy4_u8 4x16384",
                                            "bound_sums 100/1000", "group_sums 16x100",
                                            "unpack 100 peaks",   "block_bounds 16384",
-                                           "collect_u16 16384",  "sketch_sums 8x107"};
+                                           "collect_u16 16384",  "sketch_sums 8x107",
+                                           "group_sketch 16x8x107"};
 
 static float *va, *vb, *vy;
 static uint32_t word[SPARSE_BINS + 1]; /* word[0] stands for m/z -1 */
@@ -115,6 +116,17 @@ static double run(const sm_kernel *k, int op, size_t reps)
             s += dot[r % 8] + below[r % 8];
         }
         break;
+    case OP_GSKETCH107: {
+        /* the group's 16 queries against a block's 8 spectra */
+        const float norm[8] = {1e6f, 1e6f, 1e6f, 1e6f, 1e6f, 1e6f, 1e6f, 1e6f};
+        const uint16_t first[8] = {30, 30, 31, 30, 32, 30, 30, 31};
+        for (size_t r = 0; r < reps; r++) {
+            uint16_t pass[8];
+            k->group_sketch(&group, sk_mz, sk_val, SKETCH_N, 8, norm, first, pass);
+            s += (float)pass[r % 8];
+        }
+        break;
+    }
     case OP_UNPACK100:
         for (size_t r = 0; r < reps; r++)
             s += (float)k->unpack(packed, n_packed, out_mz, out_in) + (float)out_mz[r % SPARSE_N];
@@ -237,6 +249,7 @@ int main(void)
         }
         group.first[l] = 1;
         group.floor[l] = 500.0f;
+        group.t1_need[l] = 0.2f; /* (a floor of 600) */
     }
 
     char cpu[256];
@@ -266,7 +279,8 @@ int main(void)
                                  (op == OP_GROUP100 && k->group_sums == NULL) ||
                                  (op == OP_BLOCKS16384 && k->block_bounds == NULL) ||
                                  (op == OP_COLLECT16384 && k->collect_u16 == NULL) ||
-                                 (op == OP_SKETCH107 && k->sketch_sums == NULL)
+                                 (op == OP_SKETCH107 && k->sketch_sums == NULL) ||
+                                 (op == OP_GSKETCH107 && k->group_sketch == NULL)
                              ? NAN /* the kernel has none */
                              : ns_per_call(k, op);
         nk++;
