@@ -285,7 +285,7 @@ sm_status sm_jcamp_next_(sm_reader *r, sm_spectrum *s, sm_error *err)
             if (*value)
                 st = number_value("MW", value, false, &s->mw, r, err);
         } else if (is_label(label, "NPOINTS")) {
-            double v;
+            double v = 0;
             st = number_value("NPOINTS", value, true, &v, r, err);
             if (st == SM_OK && v > SM_MAX_PEAKS)
                 st = sm_seterr_(err, SM_ERR_LIMIT, r->label, r->lineno,
@@ -296,7 +296,7 @@ sm_status sm_jcamp_next_(sm_reader *r, sm_spectrum *s, sm_error *err)
                 b.np_line = r->lineno;
             }
         } else if (is_label(label, "XFACTOR") || is_label(label, "YFACTOR")) {
-            double v;
+            double v = 0;
             st = number_value(label, value, false, &v, r, err);
             if (st == SM_OK && v == 0)
                 st = sm_seterr_(err, SM_ERR_PARSE, r->label, r->lineno,
