@@ -630,17 +630,7 @@ group_sketch_l_avx2(const sm_group_tab *g, const uint16_t *mz, const uint8_t *va
     }
 }
 
-static void group_sketch_avx2(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
-                              size_t n, unsigned lanes, const float *norm,
-                              const uint16_t *first_mz, uint16_t *pass)
-{
-    if (lanes == 8)
-        group_sketch_l_avx2(g, mz, val, n, 8, norm, first_mz, pass);
-    else if (lanes == 4)
-        group_sketch_l_avx2(g, mz, val, n, 4, norm, first_mz, pass);
-    else
-        sm_group_sketch_scalar_(g, mz, val, n, lanes, norm, first_mz, pass);
-}
+SM_GROUP_SKETCH_ENTRY(group_sketch_avx2, group_sketch_l_avx2)
 
 static void sketch_sums_avx2(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
                              unsigned lanes, unsigned first, float *dot, float *below)

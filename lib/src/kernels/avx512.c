@@ -497,17 +497,7 @@ group_sketch_l(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val, si
     }
 }
 
-static void group_sketch_avx512(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
-                                size_t n, unsigned lanes, const float *norm,
-                                const uint16_t *first_mz, uint16_t *pass)
-{
-    if (lanes == 8)
-        group_sketch_l(g, mz, val, n, 8, norm, first_mz, pass);
-    else if (lanes == 4)
-        group_sketch_l(g, mz, val, n, 4, norm, first_mz, pass);
-    else
-        sm_group_sketch_scalar_(g, mz, val, n, lanes, norm, first_mz, pass);
-}
+SM_GROUP_SKETCH_ENTRY(group_sketch_avx512, group_sketch_l)
 
 /* Sixteen blocks a step; nu from a gather of the query's float norms. */
 static void block_bounds_avx512(float *acc, const float *ratio, const uint16_t *max_first,

@@ -167,6 +167,22 @@ void sm_group_sketch_scalar_(const sm_group_tab *g, const uint16_t *mz, const ui
                              size_t n, unsigned lanes, const float *norm,
                              const uint16_t *first_mz, uint16_t *pass);
 
+/* An ISA file's group_sketch entry: impl(g, mz, val, n, L, norm, first_mz, pass), an
+ * always-inline function, for blocks of 8 and of 4 spectra (L a constant there, so
+ * that its accumulators stay in registers), the scalar kernel's for any other count. */
+#define SM_GROUP_SKETCH_ENTRY(name, impl)                                                 \
+    static void name(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,       \
+                     size_t n, unsigned lanes, const float *norm, const uint16_t *first_mz, \
+                     uint16_t *pass)                                                        \
+    {                                                                                      \
+        if (lanes == 8)                                                                    \
+            impl(g, mz, val, n, 8, norm, first_mz, pass);                                  \
+        else if (lanes == 4)                                                               \
+            impl(g, mz, val, n, 4, norm, first_mz, pass);                                  \
+        else                                                                               \
+            sm_group_sketch_scalar_(g, mz, val, n, lanes, norm, first_mz, pass);           \
+    }
+
 /* bound_sums in plain C without branches (scalar.c, baseline flags). */
 void sm_bound_sums_scalar_(const uint32_t *word, const uint16_t *mz, const uint16_t *val,
                            size_t n, unsigned lo, sm_bound_sums *out);

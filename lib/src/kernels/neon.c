@@ -175,17 +175,7 @@ group_sketch_l_neon(const sm_group_tab *g, const uint16_t *mz, const uint8_t *va
     }
 }
 
-static void group_sketch_neon(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
-                              size_t n, unsigned lanes, const float *norm,
-                              const uint16_t *first_mz, uint16_t *pass)
-{
-    if (lanes == 8)
-        group_sketch_l_neon(g, mz, val, n, 8, norm, first_mz, pass);
-    else if (lanes == 4)
-        group_sketch_l_neon(g, mz, val, n, 4, norm, first_mz, pass);
-    else
-        sm_group_sketch_scalar_(g, mz, val, n, lanes, norm, first_mz, pass);
-}
+SM_GROUP_SKETCH_ENTRY(group_sketch_neon, group_sketch_l_neon)
 
 /* One peak of group_sums for the 4 lanes h .. h + 3 (masks are all-ones lanes), as in
  * the AVX2 kernel: LOW, m/z may be under some lane's first (the walk's first peaks
