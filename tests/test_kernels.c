@@ -683,6 +683,97 @@ static void check_group_sketch(const sm_kernel *k, size_t n, unsigned lanes)
     free(g.nu);
 }
 
+/* lcg's high bits (its low ones repeat with short periods) */
+static uint32_t pick(void)
+{
+    return lcg() >> 12;
+}
+
+/* n1 and n2 of the match factor for query u against spectrum l (score.c's walk,
+ * counting only): the reference sketch_links is held to. */
+static void mf_counts(sm_nominal u, sm_nominal l, uint32_t *n1, uint32_t *n2)
+{
+    size_t iu = 0, il = 0;
+    *n1 = *n2 = 0;
+    if (u.n == 0 || l.n == 0)
+        return;
+    while (il < l.n && l.mz[il] < u.mz[0])
+        il++;
+    while (iu < u.n && u.mz[iu] < l.mz[0])
+        iu++;
+    bool chain = false;
+    while (iu < u.n || il < l.n) {
+        if (il >= l.n || (iu < u.n && u.mz[iu] < l.mz[il])) {
+            chain = chain && u.intensity[iu] <= 1;
+            iu++;
+        } else if (iu >= u.n || l.mz[il] < u.mz[iu]) {
+            chain = chain && l.intensity[il] <= 1;
+            il++;
+        } else {
+            if (u.intensity[iu] > 1 || l.intensity[il] > 1) {
+                ++*n1;
+                *n2 += chain;
+                chain = true;
+            }
+            iu++;
+            il++;
+        }
+    }
+}
+
+/* sketch_links against mf_counts: a block of `lanes` spectra over n entries (each
+ * spectrum at about half of them, a quarter of its peaks of intensity 1, spectrum 2
+ * empty) and a query with peaks at a third of the entries' m/z and between them (no
+ * spectrum there), some of intensity 1. The codes past n are read, never counted. */
+static void check_links(const sm_kernel *k, size_t n, unsigned lanes)
+{
+    enum { BINS = SM_MAX_NOMINAL_MZ + 1 };
+    static uint16_t mz[MAXN + 1], inten[(MAXN + 1) * 8];
+    static uint8_t val[(MAXN + 1) * 8 + 256];
+    static uint16_t qmz[BINS], qin[BINS], smz[MAXN + 1], sin[MAXN + 1];
+    static uint32_t word[BINS + 2];
+    unsigned m = 1 + pick() % 60;
+    size_t nq = 0;
+    for (size_t e = 0; e < n && m < BINS - 4; e++) {
+        if (pick() % 5 == 0) /* a query peak no spectrum has */
+            qmz[nq] = (uint16_t)m++, qin[nq++] = (uint16_t)(pick() % 4 == 0 ? 1 : 2 + pick() % 998);
+        mz[e] = (uint16_t)m;
+        if (pick() % 3 == 0)
+            qmz[nq] = (uint16_t)m, qin[nq++] = (uint16_t)(pick() % 4 == 0 ? 1 : 2 + pick() % 998);
+        m += 1 + pick() % 2;
+        for (unsigned s = 0; s < lanes; s++) {
+            bool has = s != 2 && (pick() % 2 == 0 || e == (size_t)s);
+            unsigned i = has ? (pick() % 4 == 0 ? 1 : 2 + pick() % (SM_BASE_PEAK - 1)) : 0;
+            inten[e * lanes + s] = (uint16_t)i;
+            val[e * lanes + s] = (uint8_t)ceil(8.0 * sqrt((double)i));
+        }
+        n = e + 1 < n && m >= BINS - 4 ? e + 1 : n;
+    }
+    for (size_t i = n * lanes; i < n * lanes + 256; i++)
+        val[i] = 0xFF;
+    memset(word, 0, sizeof word);
+    uint32_t *w = word + 1; /* w[-1] readable, as the searcher's table */
+    for (size_t j = 0; j < nq; j++)
+        w[qmz[j]] = qin[j];
+    for (unsigned q = 0, c = 0; q < BINS; q++) {
+        c += (w[q] & 0xFFFFu) > 1;
+        w[q] |= c << 16;
+    }
+    uint32_t n1[8], n2[8];
+    k->sketch_links(w, mz, val, n, lanes, n1, n2);
+    for (unsigned s = 0; s < lanes; s++) {
+        size_t ns = 0;
+        for (size_t e = 0; e < n; e++)
+            if (inten[e * lanes + s] != 0)
+                smz[ns] = mz[e], sin[ns++] = inten[e * lanes + s];
+        uint32_t want1, want2;
+        mf_counts((sm_nominal){nq, qmz, qin}, (sm_nominal){ns, smz, sin}, &want1, &want2);
+        if (n1[s] != want1 || n2[s] != want2)
+            fail_msg("%s sketch_links n=%zu lanes %u spectrum %u: n1 %u n2 %u, want %u %u",
+                     k->name, n, lanes, s, n1[s], n2[s], want1, want2);
+    }
+}
+
 static void run_all(const sm_kernel *k)
 {
     check_unpack(k);
@@ -712,6 +803,10 @@ static void run_all(const sm_kernel *k)
             if (k->sketch_sums != NULL) {
                 check_sketch(k, len, 4, zeros);
                 check_sketch(k, len, 8, zeros);
+            }
+            if (k->sketch_links != NULL && !zeros && len <= MAXN) {
+                check_links(k, len, 4);
+                check_links(k, len, 8);
             }
             if (k->group_sketch != NULL && !zeros && len <= MAXN && (len < 16 || len % 4 == 1)) {
                 check_group_sketch(k, len, 4);

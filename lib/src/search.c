@@ -409,6 +409,33 @@ static bool sketch_skips(const sm_qdense *d, float dot8, float below64, double n
     return (dot8 == 0.0f) | ((nu > 0) & (nl > 0) & (dot * dot < need * nu * nl));
 }
 
+/* Whether the first bound of one spectrum, with the match factor's own n1 and n2
+ * from the block's sketch (sketch_links), lets can_skip exclude it: below `tau`, the
+ * largest (MF + 0.5) / 1000 it excludes (link_tau). With T1' >= T1 as in sketch_skips
+ * and T2 <= 1, MF / 1000 + 0.0005 = (n1 T1 + n2 T2) / (n1 + n2) <= (n1 T1' + n2) /
+ * (n1 + n2), or T1' without ratios: the bound DESIGN.md gives, (T1 + 1) / 2, is this
+ * with n2 = n1 - 1, and most spectra take far fewer ratios. Tested without divisions
+ * (T1' above 1 as it is, which can only keep the spectrum); dot = 0: nothing in
+ * common, MF -0.5, below any floor here. */
+static bool link_skips(const sm_qdense *d, float dot8, float below64, double norm,
+                       unsigned first_mz, uint32_t n1, uint32_t n2, double tau)
+{
+    unsigned lo = d->first > first_mz ? d->first : first_mz;
+    lo = lo < d->last ? lo : d->last;
+    double nu = d->suffix[lo], nl = norm - (double)below64 * SKETCH_SLACK / 64.0;
+    double dot = (double)dot8 / 8.0 * SKETCH_SLACK;
+    double c1 = n1 + n2 > 0 ? (double)n1 : 1.0, c2 = (double)n2;
+    double r = tau * (c1 + c2) - c2;
+    return (dot8 == 0.0f) | ((nu > 0) & (nl > 0) & (r > 0) & (c1 * dot * dot < r * nu * nl));
+}
+
+/* link_skips' tau at this floor (above 0): can_skip excludes below
+ * (floor - 0.01) / BOUND_SLACK, a little less. */
+static double link_tau(double floor)
+{
+    return ((floor - 0.01) / BOUND_SLACK + 0.5) / 1000.0 * (1.0 - 1e-9);
+}
+
 /* The T1 whose bound 1000 (T1 + 1) / 2 - 0.5 can_skip excludes at this floor: a
  * little below it, so that the test by products above is never the looser one. */
 static double sketch_need(double floor)
@@ -436,7 +463,7 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
     const sm_index *ix = lib->index;
     const size_t B = ix->block, p0 = b * B, p1 = p0 + B < lib->n ? p0 + B : lib->n;
     double floor = topk_floor(t), need = sketch_need(floor);
-    if (ix->sk_off == NULL || need <= 0) { /* (no first bound can exclude anything) */
+    if (ix->sk_off == NULL || !(floor > 0)) { /* (no first bound excludes anything here) */
         run_deferred(s, q, t);
         for (size_t pos = p0; pos < p1; pos++) {
             if (any_left_out && left_out(s, ix->order[pos], exclude))
@@ -460,9 +487,23 @@ static void scan_block(sm_searcher *s, sm_nominal q, size_t b, size_t exclude, b
         if (any_left_out && left_out(s, ix->order[pos], exclude))
             continue;
         s->stats.bounded++;
-        on |= (unsigned)!sketch_skips(d, dot[l], below[l], ix->norm[pos], ix->first_mz[pos],
-                                      need)
+        on |= (unsigned)(need <= 0 || !sketch_skips(d, dot[l], below[l], ix->norm[pos],
+                                                     ix->first_mz[pos], need))
               << l;
+    }
+    if (on != 0) { /* the rest: bounded with the counts of peaks in common and of ratios */
+        uint32_t n1[sizeof dot / sizeof dot[0]], n2[sizeof dot / sizeof dot[0]];
+        (s->kern->sketch_links != NULL ? s->kern : &sm_kernel_scalar_)
+            ->sketch_links(d->word + 1, ix->sk_mz + e0, ix->sk_val + e0 * B,
+                           (size_t)(ix->sk_off[b + 1] - e0), (unsigned)B, n1, n2);
+        double tau = link_tau(floor);
+        for (unsigned m = on; m != 0; m &= m - 1) {
+            unsigned l = (unsigned)__builtin_ctz(m);
+            size_t pos = p0 + l;
+            if (link_skips(d, dot[l], below[l], ix->norm[pos], ix->first_mz[pos], n1[l], n2[l],
+                           tau))
+                on &= ~(1u << l);
+        }
     }
     /* the last block's, while this one's words come in */
     run_deferred(s, q, t);

@@ -254,6 +254,166 @@ static size_t unpack_avx512(const uint16_t *w, size_t nw, uint16_t *mz, uint16_t
     return n;
 }
 
+/* sketch_links: 128 code bytes a step (16 entries of 8 spectra, or 32 of 4). Each
+ * entry's class for the query (its word gathered: intensity above 1, 1 or 0, and a
+ * gap, a query peak above 1 no entry has since the entry before) is laid over the
+ * entry's bytes; with the codes' own (not 0, above 8) that gives, a bit a code, the
+ * peaks in common h and those that let a chain run on k (neither a break nor a gap)
+ * for the walk of the scalar kernel, prev_j = h_j | (prev_j-1 & k_j), here a doubling
+ * scan of 128-bit masks, the last entry's carried to the next step. The counts add
+ * up in byte lanes, flushed before they can wrap. */
+__extension__ typedef unsigned __int128 sm_u128;
+
+#define LINK_CHUNK 256
+enum { CLS_GT1 = 1, CLS_ONE = 2, CLS_NONE = 4, CLS_GAP = 8 };
+
+/* c[s] += the bytes p of a and b (positions p and 64 + p) with p % lanes == s */
+static inline void add_columns(__m512i a, __m512i b, unsigned lanes, uint32_t *c)
+{
+    __m512i s0 = _mm512_add_epi16(_mm512_cvtepu8_epi16(_mm512_castsi512_si256(a)),
+                                  _mm512_cvtepu8_epi16(_mm512_castsi512_si256(b)));
+    __m512i s1 = _mm512_add_epi16(_mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(a, 1)),
+                                  _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(b, 1)));
+    __m512i t = _mm512_add_epi16(s0, s1); /* word i: the positions == i mod 32 */
+    __m256i u = _mm256_add_epi16(_mm512_castsi512_si256(t), _mm512_extracti64x4_epi64(t, 1));
+    __m128i v = _mm_add_epi16(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+    uint16_t sum[8];
+    _mm_storeu_si128((__m128i *)sum, v); /* word i: the positions == i mod 8 */
+    for (unsigned s = 0; s < lanes; s++)
+        c[s] += (uint32_t)sum[s] + (lanes == 4 ? sum[s + 4] : 0u);
+}
+
+/* The classes of entries e0 .. e0 + ne (ne <= 16) into cls[0 .. ne), a byte each;
+ * *cnt_prev: the query's count of peaks above 1 up to the entry before (then the
+ * last one's). */
+static inline void link_classes(const uint32_t *word, const uint16_t *mz, size_t e0, size_t ne,
+                                uint32_t *cnt_prev, uint8_t *cls)
+{
+    const __m512i one = _mm512_set1_epi32(1), low16 = _mm512_set1_epi32(0xFFFF);
+    __mmask16 valid = ne >= 16 ? (__mmask16)0xFFFF : tail_mask(ne);
+    __m512i m = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, mz + e0));
+    __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, m, (const int *)word, 4);
+    __m512i a = _mm512_and_si512(w, low16), cnt = _mm512_srli_epi32(w, 16);
+    __mmask16 gt1 = _mm512_mask_cmpgt_epu32_mask(valid, a, one);
+    __mmask16 eq1 = _mm512_mask_cmpeq_epi32_mask(valid, a, one);
+    __mmask16 none = _mm512_mask_testn_epi32_mask(valid, a, a);
+    __m512i clt = _mm512_mask_sub_epi32(cnt, gt1, cnt, one);
+    __m512i before = _mm512_alignr_epi32(cnt, _mm512_set1_epi32((int)*cnt_prev), 15);
+    __mmask16 gap = _mm512_mask_cmpneq_epi32_mask(valid, clt, before);
+    *cnt_prev = (uint32_t)_mm512_cvtsi512_si32(
+        _mm512_permutexvar_epi32(_mm512_set1_epi32((int)ne - 1), cnt));
+    __m512i c = _mm512_or_si512(
+        _mm512_or_si512(_mm512_maskz_mov_epi32(gt1, _mm512_set1_epi32(CLS_GT1)),
+                        _mm512_maskz_mov_epi32(eq1, _mm512_set1_epi32(CLS_ONE))),
+        _mm512_or_si512(_mm512_maskz_mov_epi32(none, _mm512_set1_epi32(CLS_NONE)),
+                        _mm512_maskz_mov_epi32(gap, _mm512_set1_epi32(CLS_GAP))));
+    _mm_storeu_si128((__m128i *)cls, _mm512_cvtepi32_epi8(c));
+}
+
+/* Of 64 code bytes c and their entries' classes qc (over the same bytes): the codes
+ * in common (h), those a chain runs on through (k: no break, no gap) and the gaps. */
+static inline void link_masks(__m512i c, __m512i qc, __mmask64 *h, __mmask64 *k, __mmask64 *g)
+{
+    const __m512i v8 = _mm512_set1_epi8(8);
+    __mmask64 nz = _mm512_test_epi8_mask(c, c), gt8 = _mm512_cmpgt_epu8_mask(c, v8);
+    __mmask64 g1 = _mm512_test_epi8_mask(qc, _mm512_set1_epi8(CLS_GT1));
+    __mmask64 e1 = _mm512_test_epi8_mask(qc, _mm512_set1_epi8(CLS_ONE));
+    __mmask64 z0 = _mm512_test_epi8_mask(qc, _mm512_set1_epi8(CLS_NONE));
+    *g = _mm512_test_epi8_mask(qc, v8);
+    *h = (g1 & nz) | (e1 & gt8);
+    *k = ~((g1 & ~nz) | (z0 & gt8) | *g);
+}
+
+static void sketch_links_avx512(const uint32_t *word, const uint16_t *mz, const uint8_t *val,
+                                size_t n, unsigned lanes, uint32_t *n1, uint32_t *n2)
+{
+    const unsigned L = lanes == 8 ? 8 : 4, G = 128 / L;
+    /* byte 0 of each qword (8 lanes) or dword (4) over all of its bytes */
+    const __m512i spread = L == 8 ? _mm512_set4_epi64(0x0808080808080808LL, 0,
+                                                      0x0808080808080808LL, 0)
+                                  : _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0);
+    __m512i c1a = _mm512_setzero_si512(), c1b = c1a, c2a = c1a, c2b = c1a;
+    uint32_t out1[8] = {0}, out2[8] = {0};
+    unsigned since_flush = 0;
+    uint32_t cnt_prev = 0;
+    __m128i carry8 = _mm_setzero_si128(); /* 8 lanes: the last entry's prev in byte 0 */
+    sm_u128 carry = 0;                    /* 4 lanes: in the low 4 bits */
+    _Alignas(64) uint8_t cls[LINK_CHUNK + 64];
+    for (size_t c0 = 0; c0 < n; c0 += LINK_CHUNK) {
+        size_t c1 = n - c0 > LINK_CHUNK ? c0 + LINK_CHUNK : n;
+        for (size_t e = c0; e < c1; e += 16)
+            link_classes(word, mz, e, c1 - e < 16 ? c1 - e : 16, &cnt_prev, cls + (e - c0));
+        memset(cls + (c1 - c0), 0, 64); /* past n: no class, nothing in common, no break */
+        for (size_t e0 = c0; e0 < c1; e0 += G) {
+            const uint8_t *ce = cls + (e0 - c0);
+            __m512i q[2];
+            if (L == 8) {
+                q[0] = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)ce));
+                q[1] = _mm512_cvtepu8_epi64(_mm_loadl_epi64((const __m128i *)(ce + 8)));
+            } else {
+                q[0] = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)ce));
+                q[1] = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(ce + 16)));
+            }
+            __mmask64 hm[2], km[2], gm[2];
+            for (unsigned h = 0; h < 2; h++)
+                link_masks(_mm512_loadu_si512(val + e0 * L + 64 * (size_t)h),
+                           _mm512_shuffle_epi8(q[h], spread), &hm[h], &km[h], &gm[h]);
+            __mmask64 l0, l1;
+            if (L == 8) { /* the scan a byte (an entry) at a time in one vector */
+                __m128i H = _mm_set_epi64x((long long)hm[1], (long long)hm[0]);
+                __m128i K = _mm_set_epi64x((long long)km[1], (long long)km[0]);
+                const __m128i common = H;
+                const __m128i ones = _mm_set1_epi8(-1);
+#define LINK_SCAN(B)                                                                               \
+    H = _mm_or_si128(H, _mm_and_si128(_mm_bslli_si128(H, B), K));                                  \
+    K = _mm_and_si128(K, _mm_or_si128(_mm_bslli_si128(K, B), _mm_bsrli_si128(ones, 16 - (B))))
+                LINK_SCAN(1);
+                LINK_SCAN(2);
+                LINK_SCAN(4);
+                LINK_SCAN(8);
+#undef LINK_SCAN
+                __m128i prev = _mm_or_si128(H, _mm_and_si128(_mm_broadcastb_epi8(carry8), K));
+                __m128i link = _mm_andnot_si128(
+                    _mm_set_epi64x((long long)gm[1], (long long)gm[0]),
+                    _mm_and_si128(common, _mm_or_si128(_mm_bslli_si128(prev, 1), carry8)));
+                carry8 = _mm_bsrli_si128(prev, 15);
+                l0 = (__mmask64)_mm_cvtsi128_si64(link);
+                l1 = (__mmask64)_mm_extract_epi64(link, 1);
+            } else { /* four bits an entry: in a 128-bit integer */
+                const sm_u128 rep = ((sm_u128)0x1111111111111111ULL << 64) | 0x1111111111111111ULL;
+                const sm_u128 common = (sm_u128)hm[0] | (sm_u128)hm[1] << 64;
+                sm_u128 H = common, K = (sm_u128)km[0] | (sm_u128)km[1] << 64;
+                for (unsigned d = 4; d < 128; d *= 2) {
+                    H |= (H << d) & K;
+                    K &= (K << d) | (((sm_u128)1 << d) - 1);
+                }
+                sm_u128 prev = H | (carry * rep & K);
+                sm_u128 link = common & ((prev << 4) | carry) &
+                               ~((sm_u128)gm[0] | (sm_u128)gm[1] << 64);
+                carry = prev >> 124;
+                l0 = (__mmask64)link;
+                l1 = (__mmask64)(link >> 64);
+            }
+            c1a = _mm512_sub_epi8(c1a, _mm512_movm_epi8(hm[0]));
+            c1b = _mm512_sub_epi8(c1b, _mm512_movm_epi8(hm[1]));
+            c2a = _mm512_sub_epi8(c2a, _mm512_movm_epi8(l0));
+            c2b = _mm512_sub_epi8(c2b, _mm512_movm_epi8(l1));
+            if (++since_flush == 255) {
+                add_columns(c1a, c1b, L, out1);
+                add_columns(c2a, c2b, L, out2);
+                c1a = c1b = c2a = c2b = _mm512_setzero_si512();
+                since_flush = 0;
+            }
+        }
+    }
+    add_columns(c1a, c1b, L, out1);
+    add_columns(c2a, c2b, L, out2);
+    for (unsigned s = 0; s < L; s++) {
+        n1[s] = out1[s];
+        n2[s] = out2[s];
+    }
+}
+
 /* group_sums walks the peaks in chunks: a vector pass first lays out, per peak,
  * what every lane compares with or adds (so that the walk broadcasts each from
  * memory and never branches on the data), then the walk itself. */
@@ -661,4 +821,5 @@ const sm_kernel sm_kernel_avx512_ = {
     .block_bounds = block_bounds_avx512,
     .collect_u16 = collect_u16_avx512,
     .sketch_sums = sketch_sums_avx512,
+    .sketch_links = sketch_links_avx512,
 };

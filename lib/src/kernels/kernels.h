@@ -59,6 +59,15 @@ typedef struct sm_kernel {
      * NULL: the scalar kernel's. */
     void (*sketch_sums)(const float *bw, const uint16_t *mz, const uint8_t *val, size_t n,
                         unsigned lanes, unsigned first, float *dot, float *below);
+    /* The match factor's n1 (peaks in common) and n2 (ratios taken) of the query
+     * against each spectrum s of one block, from the block's sketch (mz, val, n, lanes
+     * as in sketch_sums; the codes tell a peak of intensity 1, code 8, from one above,
+     * above 8) and the query's words (word as in bound_sums, indexed by m/z: its
+     * intensity, and its count of peaks above 1 that shows a peak no spectrum of the
+     * block has): score.c's walk, exactly, for every spectrum. NULL: the scalar
+     * kernel's. */
+    void (*sketch_links)(const uint32_t *word, const uint16_t *mz, const uint8_t *val, size_t n,
+                         unsigned lanes, uint32_t *n1, uint32_t *n2);
     /* The first bound of sketch_sums for the `lanes` spectra of one block's sketch
      * (mz, val, n as there) and the SM_GROUP queries of a group at once (see
      * sm_group_sketch_scalar_). NULL: the kernel has none, and a group's spectra all

@@ -1,5 +1,6 @@
 /* scalar.c — the reference kernels: plain loops, sequential float accumulation, any ISA. */
 #include <math.h>
+#include <string.h>
 #include <stdbool.h>
 
 #include "kernels.h"
@@ -218,6 +219,53 @@ static void sketch_sums_scalar(const float *bw, const uint16_t *mz, const uint8_
     }
 }
 
+/* Entry by entry, score.c's walk for all the block's spectra at once, a byte each of
+ * 64-bit words (the high bit of a byte a flag): `prev` flags the spectra whose last
+ * peak that counts (not passed over) was in common. A query peak above 1 that no
+ * spectrum of the block has (the query's count before an entry past its count at the
+ * entry before) breaks every chain. The counts add up in bytes, flushed before they
+ * can wrap; no branch on the data. */
+static void sketch_links_scalar(const uint32_t *word, const uint16_t *mz, const uint8_t *val,
+                                size_t n, unsigned lanes, uint32_t *n1, uint32_t *n2)
+{
+    const uint64_t hi = 0x8080808080808080u, lo7 = 0x7F7F7F7F7F7F7F7Fu;
+    uint64_t prev = 0, c1 = 0, c2 = 0;
+    uint32_t cnt_prev = 0;
+    unsigned since = 0;
+    for (unsigned s = 0; s < lanes; s++)
+        n1[s] = n2[s] = 0;
+    for (size_t e = 0; e < n; e++) {
+        uint32_t w = word[mz[e]], a = w & 0xFFFFu, cnt = w >> 16;
+        uint64_t x = 0; /* the codes, 8: intensity 1, above 8: above 1 */
+        if (lanes == 8) {
+            memcpy(&x, val + e * 8, 8);
+        } else {
+            uint32_t x4;
+            memcpy(&x4, val + e * 4, 4);
+            x = x4;
+        }
+        uint64_t nz = (((x & lo7) + lo7) | x) & hi;
+        uint64_t gt8 = (((x & lo7) + 0x7777777777777777u) | x) & hi;
+        uint64_t g1 = 0 - (uint64_t)(a > 1), e1 = 0 - (uint64_t)(a == 1);
+        uint64_t z0 = 0 - (uint64_t)(a == 0);
+        uint64_t common = (nz & g1) | (gt8 & e1);
+        uint64_t brk = (~nz & hi & g1) | (gt8 & z0); /* in one spectrum only, above 1 */
+        prev &= 0 - (uint64_t)(cnt - (a > 1) == cnt_prev);
+        cnt_prev = cnt;
+        c1 += common >> 7;
+        c2 += (common & prev) >> 7;
+        prev = common | (prev & ~brk);
+        if (++since == 255 || e + 1 == n) {
+            for (unsigned s = 0; s < lanes; s++) {
+                n1[s] += (uint32_t)(c1 >> (8 * s)) & 0xFFu;
+                n2[s] += (uint32_t)(c2 >> (8 * s)) & 0xFFu;
+            }
+            c1 = c2 = 0;
+            since = 0;
+        }
+    }
+}
+
 void sm_group_sketch_scalar_(const sm_group_tab *g, const uint16_t *mz, const uint8_t *val,
                              size_t n, unsigned lanes, const float *norm,
                              const uint16_t *first_mz, uint16_t *pass)
@@ -254,5 +302,6 @@ const sm_kernel sm_kernel_scalar_ = {
     .block_bounds = block_bounds_scalar,
     .collect_u16 = collect_u16_scalar,
     .sketch_sums = sketch_sums_scalar,
+    .sketch_links = sketch_links_scalar,
     .group_sketch = sm_group_sketch_scalar_,
 };
