@@ -628,12 +628,21 @@ static bool search_blocked(sm_searcher *s, sm_nominal q, unsigned cut, size_t ex
     const sm_kernel *kb = kern->block_bounds != NULL ? kern : &sm_kernel_scalar_;
     for (size_t t0 = 0; t0 < ix->n_blocks; t0 += ENV_TILE) {
         size_t len = ix->n_blocks - t0 < ENV_TILE ? ix->n_blocks - t0 : ENV_TILE;
+        /* the tile's ratios and first m/z, asked for a part after each pass of rows
+         * (block_bounds would wait on them) */
+        const char *pr = (const char *)(ratio + t0), *pm = (const char *)(ix->block_max_first + t0);
+        size_t n_pass = (nd + 7) / 8 + 1, pr_step = (len * sizeof *ratio / n_pass + 63) & ~(size_t)63,
+               pm_step = (len * sizeof *ix->block_max_first / n_pass + 63) & ~(size_t)63;
         for (size_t r = 0; r < nd; r += 8) {
             unsigned nr = nd - r < 8 ? (unsigned)(nd - r) : 8;
             const uint8_t *x8[8];
             for (unsigned k = 0; k < nr; k++)
                 x8[k] = s->row_x[r + k] + t0;
             add_rows(kern, s->row_a + r, x8, nr, s->acc + t0, len);
+            prefetch_range(pr, pr + pr_step);
+            prefetch_range(pm, pm + pm_step);
+            pr += pr_step;
+            pm += pm_step;
         }
         kb->block_bounds(s->acc + t0, ratio + t0, ix->block_max_first + t0, len, s->nu_f,
                          first_u, last_u, s->bucket_of + t0, (float)BUCKET_MF, N_BUCKETS - 1);
