@@ -1,4 +1,4 @@
-/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack, block_bounds, collect_u16, sketch_sums, group_sketch), as ns per call and speedup over scalar. */
+/* kernels.c — micro-benchmark of each SIMD kernel this CPU runs (dot, axpy, axpy4_u8, bound_sums, group_sums, unpack, block_bounds, collect_u16, sketch_sums, sketch_links, group_sketch), as ns per call and speedup over scalar. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,17 +19,18 @@
 #define MAX_KERNELS 8
 
 enum { OP_DOT1024, OP_AXPY1024, OP_AXPY16384, OP_AXPY4U8, OP_BOUND100, OP_GROUP100,
-       OP_UNPACK100, OP_BLOCKS16384, OP_COLLECT16384, OP_SKETCH107, OP_GSKETCH107, N_OPS };
+       OP_UNPACK100, OP_BLOCKS16384, OP_COLLECT16384, OP_SKETCH107, OP_LINKS107, OP_GSKETCH107,
+       N_OPS };
 static const char *const op_key[N_OPS] = {"dot1024",  "axpy1024",  "axpy16384",
                                           "axpy4u8",  "bound100",  "group100",
                                           "unpack100", "blocks16384", "collect16384",
-                                          "sketch107", "gsketch107"};
+                                          "sketch107", "links107",  "gsketch107"};
 static const char *const op_desc[N_OPS] = {"dot 1024",           "axpy 1024",
                                            "axpy 16384",         "axpy4_u8 4x16384",
                                            "bound_sums 100/1000", "group_sums 16x100",
                                            "unpack 100 peaks",   "block_bounds 16384",
                                            "collect_u16 16384",  "sketch_sums 8x107",
-                                           "group_sketch 16x8x107"};
+                                           "sketch_links 8x107", "group_sketch 16x8x107"};
 
 static float *va, *vb, *vy;
 static uint32_t word[SPARSE_BINS + 1]; /* word[0] stands for m/z -1 */
@@ -114,6 +115,13 @@ static double run(const sm_kernel *k, int op, size_t reps)
             float dot[8], below[8];
             k->sketch_sums(sk_bw, sk_mz, sk_val, SKETCH_N, 8, 40, dot, below);
             s += dot[r % 8] + below[r % 8];
+        }
+        break;
+    case OP_LINKS107: /* the bound_sums query's words over the same block */
+        for (size_t r = 0; r < reps; r++) {
+            uint32_t n1[8], n2[8];
+            k->sketch_links(word + 1, sk_mz, sk_val, SKETCH_N, 8, n1, n2);
+            s += (float)(n1[r % 8] + n2[r % 8]);
         }
         break;
     case OP_GSKETCH107: {
@@ -280,6 +288,7 @@ int main(void)
                                  (op == OP_BLOCKS16384 && k->block_bounds == NULL) ||
                                  (op == OP_COLLECT16384 && k->collect_u16 == NULL) ||
                                  (op == OP_SKETCH107 && k->sketch_sums == NULL) ||
+                                 (op == OP_LINKS107 && k->sketch_links == NULL) ||
                                  (op == OP_GSKETCH107 && k->group_sketch == NULL)
                              ? NAN /* the kernel has none */
                              : ns_per_call(k, op);
@@ -289,8 +298,11 @@ int main(void)
     printf("%-8s %-20s %12s %9s\n", "kernel", "operation", "ns/call", "speedup");
     for (size_t j = 0; j < nk; j++)
         for (int op = 0; op < N_OPS; op++)
-            printf("%-8s %-20s %12.1f %8.2fx\n", names[j], op_desc[op], ns[j][op],
-                   ns[scalar_at][op] / ns[j][op]);
+            if (isnan(ns[j][op]))
+                printf("%-8s %-20s %12s %9s\n", names[j], op_desc[op], "-", "n/a");
+            else
+                printf("%-8s %-20s %12.1f %8.2fx\n", names[j], op_desc[op], ns[j][op],
+                       ns[scalar_at][op] / ns[j][op]);
 
     printf("BENCH_KERNELS {\"cpu\": \"%s\"", cpu);
     for (size_t j = 0; j < nk; j++)

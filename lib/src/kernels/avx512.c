@@ -283,31 +283,38 @@ static inline void add_columns(__m512i a, __m512i b, unsigned lanes, uint32_t *c
         c[s] += (uint32_t)sum[s] + (lanes == 4 ? sum[s + 4] : 0u);
 }
 
-/* The classes of entries e0 .. e0 + ne (ne <= 16) into cls[0 .. ne), a byte each;
- * *cnt_prev: the query's count of peaks above 1 up to the entry before (then the
- * last one's). */
-static inline void link_classes(const uint32_t *word, const uint16_t *mz, size_t e0, size_t ne,
-                                uint32_t *cnt_prev, uint8_t *cls)
+/* The classes of entries e0 .. e0 + n into cls[0 .. n), a byte each (n <= LINK_CHUNK):
+ * the entries' words gathered into wd[1 ..] first, wd[0] holding the word of the entry
+ * before (its count only matters), then the classes from the words in place, so that
+ * no gather waits on another step. wd[n] is left as the next chunk's wd[0]. */
+static inline void link_classes(const uint32_t *word, const uint16_t *mz, size_t e0, size_t n,
+                                uint32_t *wd, uint8_t *cls)
 {
     const __m512i one = _mm512_set1_epi32(1), low16 = _mm512_set1_epi32(0xFFFF);
-    __mmask16 valid = ne >= 16 ? (__mmask16)0xFFFF : tail_mask(ne);
-    __m512i m = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, mz + e0));
-    __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, m, (const int *)word, 4);
-    __m512i a = _mm512_and_si512(w, low16), cnt = _mm512_srli_epi32(w, 16);
-    __mmask16 gt1 = _mm512_mask_cmpgt_epu32_mask(valid, a, one);
-    __mmask16 eq1 = _mm512_mask_cmpeq_epi32_mask(valid, a, one);
-    __mmask16 none = _mm512_mask_testn_epi32_mask(valid, a, a);
-    __m512i clt = _mm512_mask_sub_epi32(cnt, gt1, cnt, one);
-    __m512i before = _mm512_alignr_epi32(cnt, _mm512_set1_epi32((int)*cnt_prev), 15);
-    __mmask16 gap = _mm512_mask_cmpneq_epi32_mask(valid, clt, before);
-    *cnt_prev = (uint32_t)_mm512_cvtsi512_si32(
-        _mm512_permutexvar_epi32(_mm512_set1_epi32((int)ne - 1), cnt));
-    __m512i c = _mm512_or_si512(
-        _mm512_or_si512(_mm512_maskz_mov_epi32(gt1, _mm512_set1_epi32(CLS_GT1)),
-                        _mm512_maskz_mov_epi32(eq1, _mm512_set1_epi32(CLS_ONE))),
-        _mm512_or_si512(_mm512_maskz_mov_epi32(none, _mm512_set1_epi32(CLS_NONE)),
-                        _mm512_maskz_mov_epi32(gap, _mm512_set1_epi32(CLS_GAP))));
-    _mm_storeu_si128((__m128i *)cls, _mm512_cvtepi32_epi8(c));
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 valid = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        __m512i m = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(valid, mz + e0 + i));
+        _mm512_mask_storeu_epi32(wd + 1 + i, valid,
+                                 _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, m,
+                                                             (const int *)word, 4));
+    }
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 valid = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        __m512i w = _mm512_maskz_loadu_epi32(valid, wd + 1 + i);
+        __m512i before = _mm512_srli_epi32(_mm512_maskz_loadu_epi32(valid, wd + i), 16);
+        __m512i a = _mm512_and_si512(w, low16), cnt = _mm512_srli_epi32(w, 16);
+        __mmask16 gt1 = _mm512_mask_cmpgt_epu32_mask(valid, a, one);
+        __mmask16 eq1 = _mm512_mask_cmpeq_epi32_mask(valid, a, one);
+        __mmask16 none = _mm512_mask_testn_epi32_mask(valid, a, a);
+        __m512i clt = _mm512_mask_sub_epi32(cnt, gt1, cnt, one);
+        __mmask16 gap = _mm512_mask_cmpneq_epi32_mask(valid, clt, before);
+        __m512i c = _mm512_or_si512(
+            _mm512_or_si512(_mm512_maskz_mov_epi32(gt1, _mm512_set1_epi32(CLS_GT1)),
+                            _mm512_maskz_mov_epi32(eq1, _mm512_set1_epi32(CLS_ONE))),
+            _mm512_or_si512(_mm512_maskz_mov_epi32(none, _mm512_set1_epi32(CLS_NONE)),
+                            _mm512_maskz_mov_epi32(gap, _mm512_set1_epi32(CLS_GAP))));
+        _mm_storeu_si128((__m128i *)(cls + i), _mm512_cvtepi32_epi8(c));
+    }
 }
 
 /* Of 64 code bytes c and their entries' classes qc (over the same bytes): the codes
@@ -335,14 +342,15 @@ static void sketch_links_avx512(const uint32_t *word, const uint16_t *mz, const 
     __m512i c1a = _mm512_setzero_si512(), c1b = c1a, c2a = c1a, c2b = c1a;
     uint32_t out1[8] = {0}, out2[8] = {0};
     unsigned since_flush = 0;
-    uint32_t cnt_prev = 0;
+    uint32_t wd[LINK_CHUNK + 16];
+    wd[0] = 0; /* before the first entry: no query peak above 1 counted */
     __m128i carry8 = _mm_setzero_si128(); /* 8 lanes: the last entry's prev in byte 0 */
     sm_u128 carry = 0;                    /* 4 lanes: in the low 4 bits */
     _Alignas(64) uint8_t cls[LINK_CHUNK + 64];
     for (size_t c0 = 0; c0 < n; c0 += LINK_CHUNK) {
         size_t c1 = n - c0 > LINK_CHUNK ? c0 + LINK_CHUNK : n;
-        for (size_t e = c0; e < c1; e += 16)
-            link_classes(word, mz, e, c1 - e < 16 ? c1 - e : 16, &cnt_prev, cls + (e - c0));
+        link_classes(word, mz, c0, c1 - c0, wd, cls);
+        wd[0] = wd[c1 - c0];
         memset(cls + (c1 - c0), 0, 64); /* past n: no class, nothing in common, no break */
         for (size_t e0 = c0; e0 < c1; e0 += G) {
             const uint8_t *ce = cls + (e0 - c0);
