@@ -91,6 +91,9 @@ static void axpy8_u8_avx512(const float a[8], const uint8_t *const x[8], float *
         va[r] = _mm512_set1_ps(a[r]);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
+        if ((i & 63) == 0) /* eight streams at once: the rows asked for 512 bytes ahead */
+            for (unsigned r = 0; r < 8; r++)
+                _mm_prefetch((const char *)(x[r] + i + 512), _MM_HINT_T0);
         __m512 v0 = _mm512_loadu_ps(y + i), v1 = _mm512_setzero_ps();
         for (unsigned r = 0; r < 8; r += 2) {
             v0 = _mm512_fmadd_ps(va[r], _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(
