@@ -70,7 +70,8 @@ static void usage(FILE *out)
         "  -r, --recursive         read directories recursively\n"
         "      --input-format F    msp, msl, jcamp or peaks (default: recognized from\n"
         "                          the content)\n"
-        "  -j, --threads N         search threads (default 0: one per core)\n"
+        "  -j, --threads N         search threads, and those that decompress the\n"
+        "                          library while it opens (default 0: one per core)\n"
         "      --kernel NAME       force a SIMD kernel (see 'specmatch kernels'); also\n"
         "                          SPECMATCH_KERNEL=NAME\n"
         "      --progress, --no-progress\n"
@@ -990,7 +991,10 @@ int cmd_search(int argc, char **argv)
     cli_inputs in = {0};
     sm_library *lib = NULL;
     sm_error err = {0};
-    sm_status st = sm_library_open_ex(libpath, SM_OPEN_SEARCH_ONLY, &lib, &err);
+    /* --threads bounds the opening too (its chunks decompress on that many) */
+    sm_status st = sm_library_open_ex(
+        libpath, SM_OPEN_SEARCH_ONLY | SM_OPEN_THREADS(c.threads > 255 ? 255 : c.threads),
+        &lib, &err);
     if (st != SM_OK) {
         cli_report(&err);
         code = EXIT_IO;

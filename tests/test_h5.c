@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <hdf5.h>
+#include <zlib.h>
 
 #include "sm_internal.h"
 #include "test_common.h"
@@ -1019,6 +1020,134 @@ static void test_flipped_bytes(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Chunks decompressed on several threads (the SWGDRUG library: its    */
+/* arrays span several chunks, where opening reads them itself)        */
+
+#ifdef SM_DEFAULT_LIBRARY
+static void read_with(const char *path, unsigned flags, sm_library *lib)
+{
+    sm_error err = fresh_err();
+    sm_status st = sm_h5_read_(path, lib, flags, &err);
+    if (st != SM_OK)
+        print_error("%s: %s\n", path, err.message);
+    assert_int_equal(st, SM_OK);
+}
+
+/* One thread (HDF5 decompresses) and three (chunks.c does) read the same arrays. */
+static void test_threads_agree(void **state)
+{
+    (void)state;
+    sm_library a, b;
+    read_with(SM_DEFAULT_LIBRARY, SM_OPEN_THREADS(1), &a);
+    read_with(SM_DEFAULT_LIBRARY, SM_OPEN_THREADS(3), &b);
+    assert_true(a.n_peaks > 2 * 65536); /* several chunks */
+    assert_string_equal(a.checksum, b.checksum);
+    assert_int_equal(a.n_peaks, b.n_peaks);
+    assert_memory_equal(a.peak_mz, b.peak_mz, a.n_peaks * sizeof *a.peak_mz);
+    assert_memory_equal(a.peak_int, b.peak_int, a.n_peaks * sizeof *a.peak_int);
+    assert_memory_equal(a.peak_off, b.peak_off, (a.n + 1) * sizeof *a.peak_off);
+    sm_library_free_contents_(&b);
+    /* opened for a search: the peaks streamed through the checksum, the index read */
+    read_with(SM_DEFAULT_LIBRARY, SM_OPEN_SEARCH_ONLY | SM_OPEN_STORED_INDEX_ |
+                                      SM_OPEN_THREADS(3), &b);
+    assert_string_equal(a.checksum, b.checksum);
+    assert_int_equal(a.n_nom, b.n_nom);
+    sm_library_free_contents_(&b);
+    sm_library_free_contents_(&a);
+}
+
+/* A copy of the SWGDRUG library with the second chunk of one of its deflated arrays
+ * replaced by what `change` makes of the chunk as stored; resealed. */
+static void rewrite_chunk(const char *path, const char *dset,
+                          void (*change)(hid_t ds, uint8_t *raw, size_t *len, uint32_t *mask))
+{
+    size_t n;
+    unsigned char *bytes = slurp(SM_DEFAULT_LIBRARY, &n);
+    write_bytes(path, bytes, n);
+    free(bytes);
+    hid_t f = open_rw(path), ds = H5Dopen2(f, dset, H5P_DEFAULT);
+    assert_true(ds >= 0);
+    hsize_t off[1] = {65536}, stored = 0;
+    assert_true(H5Dget_chunk_storage_size(ds, off, &stored) >= 0);
+    uint8_t *raw = malloc(65536 * 8 + 4096);
+    assert_non_null(raw);
+    uint32_t mask = 0;
+    assert_true(H5Dread_chunk(ds, H5P_DEFAULT, off, &mask, raw) >= 0);
+    assert_int_equal(mask, 0);
+    size_t len = (size_t)stored;
+    change(ds, raw, &len, &mask);
+    assert_true(H5Dwrite_chunk(ds, H5P_DEFAULT, mask, off, len, raw) >= 0);
+    free(raw);
+    H5Dclose(ds);
+    close_sealed(f);
+}
+
+/* The chunk kept as HDF5 keeps one that deflate could not shrink: shuffled, not
+ * deflated, the filter marked as skipped. */
+static void store_inflated(hid_t ds, uint8_t *raw, size_t *len, uint32_t *mask)
+{
+    hid_t type = H5Dget_type(ds);
+    size_t bytes = 65536 * H5Tget_size(type);
+    H5Tclose(type);
+    uint8_t *plain = malloc(bytes);
+    assert_non_null(plain);
+    uLongf out = (uLongf)bytes;
+    assert_int_equal(uncompress(plain, &out, raw, (uLong)*len), Z_OK);
+    assert_int_equal(out, bytes);
+    memcpy(raw, plain, bytes);
+    free(plain);
+    *len = bytes;
+    *mask = 1u << 1; /* the pipeline is shuffle, deflate */
+}
+
+/* The chunk cut short: its deflate stream ends early. */
+static void cut_short(hid_t ds, uint8_t *raw, size_t *len, uint32_t *mask)
+{
+    (void)ds;
+    (void)raw;
+    (void)mask;
+    *len /= 2;
+}
+
+static void test_chunk_not_deflated(void **state)
+{
+    (void)state;
+    sm_library ref, a, b;
+    read_with(SM_DEFAULT_LIBRARY, SM_OPEN_THREADS(1), &ref);
+    rewrite_chunk(tmp("plain-chunk.h5"), "/peaks/mz", store_inflated);
+    read_with(tmp("plain-chunk.h5"), SM_OPEN_THREADS(1), &a);
+    read_with(tmp("plain-chunk.h5"), SM_OPEN_THREADS(3), &b);
+    assert_string_equal(a.checksum, ref.checksum);
+    assert_string_equal(b.checksum, ref.checksum);
+    assert_memory_equal(b.peak_mz, ref.peak_mz, ref.n_peaks * sizeof *ref.peak_mz);
+    sm_library_free_contents_(&b);
+    read_with(tmp("plain-chunk.h5"), SM_OPEN_SEARCH_ONLY | SM_OPEN_THREADS(3), &b);
+    assert_string_equal(b.checksum, ref.checksum);
+    sm_library_free_contents_(&b);
+    sm_library_free_contents_(&a);
+    sm_library_free_contents_(&ref);
+}
+
+/* A chunk that does not decompress is refused on one thread and on several; on
+ * several, the message names the dataset and the chunk. */
+static void test_chunk_cut_short(void **state)
+{
+    (void)state;
+    const char *p = tmp("short-chunk.h5");
+    rewrite_chunk(p, "/peaks/intensity", cut_short);
+    expect_read_error_ex(p, SM_OPEN_THREADS(3), SM_ERR_FORMAT,
+                         "dataset /peaks/intensity: the chunk at element 65536 does not "
+                         "decompress");
+    expect_read_error_ex(p, SM_OPEN_SEARCH_ONLY | SM_OPEN_THREADS(3), SM_ERR_FORMAT,
+                         "dataset /peaks/intensity: the chunk at element 65536");
+    sm_library lib;
+    sm_error err = fresh_err();
+    assert_int_not_equal(sm_h5_read_(p, &lib, SM_OPEN_THREADS(1), &err), SM_OK);
+    assert_non_null(strstr(err.message, "/peaks/intensity"));
+}
+#endif
+
+/* ------------------------------------------------------------------ */
 /* Writer                                                              */
 
 static void test_write_refuses(void **state)
@@ -1087,6 +1216,11 @@ int main(void)
         cmocka_unit_test(test_declared_too_large),
         cmocka_unit_test(test_write_refuses),
         cmocka_unit_test(test_error_handler_restored),
+#ifdef SM_DEFAULT_LIBRARY
+        cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_chunk_not_deflated),
+        cmocka_unit_test(test_chunk_cut_short),
+#endif
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -352,6 +352,29 @@ void sm_controls_checksum_(const sm_library *lib, char out[80]);
 sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err);
 sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_error *err);
 
+/* A chunk of a 1-D dataset as stored, for sm_chunks_decode_: raw_len bytes, inflated
+ * if deflated (to exactly chunk_elems * elsize bytes, else it is damaged), then
+ * unshuffled if shuffled; its first n_valid elements go to dst. */
+typedef struct sm_chunk_job {
+    const uint8_t *raw;
+    size_t raw_len;
+    bool deflated, shuffled;
+    uint8_t *dst;
+    size_t n_valid;
+    int failed; /* out: 1 when it did not decode */
+} sm_chunk_job;
+
+/* The most threads sm_chunks_decode_ runs (opening a library). */
+#define SM_CHUNK_THREADS 16u
+
+/* Decodes n chunks on up to `threads` threads (the caller's among them), scratch
+ * holding chunk_elems * elsize bytes for each; on a little-endian host only. The
+ * calling thread first runs side(side_arg) when side is not NULL, then decodes with
+ * the others. Returns the first job that failed, or SIZE_MAX when all decoded. */
+size_t sm_chunks_decode_(sm_chunk_job *jobs, size_t n, size_t chunk_elems, size_t elsize,
+                         unsigned threads, uint8_t *scratch, void (*side)(void *),
+                         void *side_arg);
+
 /* The specmatch header in the file's first 512 bytes (an HDF5 user block): magic,
  * the sha256 and size of the rest of the file. Readers check it before HDF5 parses
  * anything. sm_h5_seal_ (re)writes it for a complete file. */

@@ -192,6 +192,9 @@ SM_API void sm_library_close(sm_library *lib);
                                   verified, not kept in memory: what a search needs, a
                                   fraction of the memory; then sm_library_peaks gives
                                   n = 0 and sm_library_field "" for those three */
+/* The threads that decompress the file's arrays while opening (1..255); 0, or the
+ * flag left out: one per core. A library of a few thousand spectra is read on one. */
+#define SM_OPEN_THREADS(n) (((unsigned)(n) & 0xFFu) << 8)
 SM_API sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out,
                                     sm_error *err);
 
