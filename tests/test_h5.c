@@ -1056,6 +1056,29 @@ static void test_threads_agree(void **state)
     sm_library_free_contents_(&a);
 }
 
+/* Written with its chunks compressed on one thread and on three: the same bytes, and
+ * HDF5's own filters (a read on one thread) give back the same library. */
+static void test_write_threads_same_bytes(void **state)
+{
+    (void)state;
+    sm_library a, b;
+    read_with(SM_DEFAULT_LIBRARY, SM_OPEN_THREADS(2), &a);
+    sm_error err = fresh_err();
+    assert_int_equal(sm_h5_write_threads_(&a, tmp("w1.h5"), 1, &err), SM_OK);
+    assert_int_equal(sm_h5_write_threads_(&a, tmp("w3.h5"), 3, &err), SM_OK);
+    size_t n1, n3;
+    unsigned char *p1 = slurp(tmp("w1.h5"), &n1), *p3 = slurp(tmp("w3.h5"), &n3);
+    assert_int_equal(n1, n3);
+    assert_memory_equal(p1, p3, n1);
+    free(p1);
+    free(p3);
+    read_with(tmp("w3.h5"), SM_OPEN_THREADS(1), &b);
+    assert_string_equal(a.checksum, b.checksum);
+    assert_memory_equal(a.peak_mz, b.peak_mz, a.n_peaks * sizeof *a.peak_mz);
+    sm_library_free_contents_(&b);
+    sm_library_free_contents_(&a);
+}
+
 /* A copy of the SWGDRUG library with the second chunk of one of its deflated arrays
  * replaced by what `change` makes of the chunk as stored; resealed. */
 static void rewrite_chunk(const char *path, const char *dset,
@@ -1218,6 +1241,7 @@ int main(void)
         cmocka_unit_test(test_error_handler_restored),
 #ifdef SM_DEFAULT_LIBRARY
         cmocka_unit_test(test_threads_agree),
+        cmocka_unit_test(test_write_threads_same_bytes),
         cmocka_unit_test(test_chunk_not_deflated),
         cmocka_unit_test(test_chunk_cut_short),
 #endif

@@ -337,6 +337,57 @@ static sm_status make_group(const io *x, hid_t parent, const char *name, const c
     return st;
 }
 
+static bool host_little_endian(void);
+#define DIRECT_BATCH 16u /* chunks read or written, then decoded or encoded together */
+
+/* buf's n elements written chunk by chunk (`chunk` elements each), every chunk
+ * shuffled and deflated here on x->threads threads (chunks.c) into the bytes HDF5's
+ * filters would give it, and written as stored: HDF5 alone compresses one chunk
+ * after another on one core. */
+static sm_status chunks_write(const io *x, hid_t ds, const char *full, size_t n,
+                              size_t chunk, size_t elsize, const void *buf)
+{
+    const size_t bytes = chunk * elsize, room = sm_chunk_room_(bytes);
+    const unsigned t = x->threads == 0         ? 1
+                       : x->threads > SM_CHUNK_THREADS ? SM_CHUNK_THREADS
+                                                       : x->threads;
+    uint8_t *packed = malloc(DIRECT_BATCH * room), *scratch = malloc(t * bytes);
+    sm_status st = SM_OK;
+    if (packed == NULL || scratch == NULL) {
+        st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0, "out of memory writing %s", full);
+        goto out;
+    }
+    sm_chunk_job job[DIRECT_BATCH];
+    for (size_t c0 = 0; c0 < n; c0 += DIRECT_BATCH * chunk) {
+        size_t nj = 0;
+        for (size_t o = c0; o < n && nj < DIRECT_BATCH; o += chunk, nj++)
+            job[nj] = (sm_chunk_job){
+                .packed = packed + nj * room,
+                .packed_len = room,
+                /* only read when encoding */
+                .plain = (uint8_t *)(uintptr_t)((const uint8_t *)buf + o * elsize),
+                .n_valid = n - o < chunk ? n - o : chunk,
+            };
+        size_t bad = sm_chunks_encode_(job, nj, chunk, elsize, DEFLATE_LEVEL, t, scratch);
+        if (bad != SIZE_MAX) {
+            st = sm_seterr_(x->err, SM_ERR_NOMEM, x->path, 0,
+                            "cannot compress dataset %s (zlib failed)", full);
+            goto out;
+        }
+        for (size_t k = 0; k < nj; k++) {
+            hsize_t off[1] = {c0 + k * chunk};
+            if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, job[k].packed_len, job[k].packed) < 0) {
+                st = h5fail(x, "cannot write dataset %s", full);
+                goto out;
+            }
+        }
+    }
+out:
+    free(packed);
+    free(scratch);
+    return st;
+}
+
 /* A 1-D chunked, shuffled and deflated dataset of n elements. The dimension is
  * extendible so that n = 0 is legal: HDF5 refuses a fixed zero-size dimension with a
  * non-zero chunk. */
@@ -356,11 +407,10 @@ static sm_status write_ds(const io *x, hid_t loc, const char *name, const char *
         goto out;
     }
     /* Compression is optional: a file without it is still a valid library. */
-    if (H5Zfilter_avail(H5Z_FILTER_SHUFFLE) > 0 && H5Pset_shuffle(dcpl) < 0) {
-        st = h5fail(x, "cannot prepare dataset %s", full);
-        goto out;
-    }
-    if (H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0 && H5Pset_deflate(dcpl, DEFLATE_LEVEL) < 0) {
+    bool shuffled = H5Zfilter_avail(H5Z_FILTER_SHUFFLE) > 0,
+         deflated = H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0;
+    if ((shuffled && H5Pset_shuffle(dcpl) < 0) ||
+        (deflated && H5Pset_deflate(dcpl, DEFLATE_LEVEL) < 0)) {
         st = h5fail(x, "cannot prepare dataset %s", full);
         goto out;
     }
@@ -368,11 +418,13 @@ static sm_status write_ds(const io *x, hid_t loc, const char *name, const char *
         st = h5fail(x, "cannot create dataset %s", full);
         goto out;
     }
-    /* Nothing to write for an empty array (and buf may be NULL then). */
-    if (n > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+    /* Nothing to write for an empty array (and buf may be NULL then). The chunks are
+     * compressed here whenever both filters are there, whatever x->threads, so that
+     * the file's bytes never depend on the number of cores. */
+    if (n > 0 && shuffled && deflated && host_little_endian() && H5Tequal(ftype, mtype) > 0)
+        st = chunks_write(x, ds, full, n, (size_t)chunk[0], H5Tget_size(ftype), buf);
+    else if (n > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
         st = h5fail(x, "cannot write dataset %s", full);
-        goto out;
-    }
 
 out:
     close_id(&ds);
@@ -614,7 +666,13 @@ out:
 
 sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err)
 {
-    io x = {path, err, 0};
+    return sm_h5_write_threads_(lib, path, sm_cpu_count(), err);
+}
+
+sm_status sm_h5_write_threads_(const sm_library *lib, const char *path, unsigned threads,
+                               sm_error *err)
+{
+    io x = {path, err, threads};
     sm_status st = SM_OK;
     quiet q;
     hid_t file = H5I_INVALID_HID, fapl = H5I_INVALID_HID, g = H5I_INVALID_HID;
@@ -964,7 +1022,6 @@ static void run_pending(void *arg)
     }
 }
 
-#define DIRECT_BATCH 16u /* chunks read, then decoded together */
 #define DIRECT_MAX_CHUNK ((hsize_t)1 << 22)
 
 typedef struct direct {
@@ -1080,11 +1137,11 @@ static sm_status range_read(const io *x, hid_t ds, hid_t space, hid_t mtype, dir
                 break;
             }
             job[nj] = (sm_chunk_job){
-                .raw = raw,
-                .raw_len = (size_t)stored,
+                .packed = raw,
+                .packed_len = (size_t)stored,
                 .deflated = !(mask >> d->deflate_at & 1u),
                 .shuffled = d->shuffle_at >= 0 && !(mask >> d->shuffle_at & 1u),
-                .dst = (uint8_t *)buf + (size_t)(o - at) * d->elsize,
+                .plain = (uint8_t *)buf + (size_t)(o - at) * d->elsize,
                 .n_valid = (size_t)(c1 - o < d->chunk ? c1 - o : d->chunk),
             };
         }

@@ -350,30 +350,42 @@ void sm_controls_checksum_(const sm_library *lib, char out[80]);
  * be the final name: the caller renames). read: fills a zeroed lib and verifies the
  * format name, major version and checksum. */
 sm_status sm_h5_write_(const sm_library *lib, const char *path, sm_error *err);
+/* sm_h5_write_ with the chunks compressed on `threads` threads (sm_h5_write_: one per
+ * core); the file's bytes are the same whatever the number. */
+sm_status sm_h5_write_threads_(const sm_library *lib, const char *path, unsigned threads,
+                               sm_error *err);
 sm_status sm_h5_read_(const char *path, sm_library *lib, unsigned flags, sm_error *err);
 
-/* A chunk of a 1-D dataset as stored, for sm_chunks_decode_: raw_len bytes, inflated
- * if deflated (to exactly chunk_elems * elsize bytes, else it is damaged), then
- * unshuffled if shuffled; its first n_valid elements go to dst. */
+/* A chunk of a 1-D dataset (chunks.c): `packed` holds it as stored, packed_len
+ * bytes; `plain` its first n_valid elements. Decoding, packed is inflated if
+ * deflated (to exactly chunk_elems * elsize bytes, else it is damaged), then
+ * unshuffled if shuffled, into plain. Encoding, plain is shuffled (elements of more
+ * than a byte; zero past n_valid) and deflated into packed, whose room packed_len
+ * gives (compressBound of a chunk's bytes) and which becomes its length: the bytes
+ * HDF5's shuffle and deflate filters write. */
 typedef struct sm_chunk_job {
-    const uint8_t *raw;
-    size_t raw_len;
+    uint8_t *packed;
+    size_t packed_len;
     bool deflated, shuffled;
-    uint8_t *dst;
+    uint8_t *plain;
     size_t n_valid;
-    int failed; /* out: 1 when it did not decode */
+    int failed; /* out: 1 when it did not decode or encode */
 } sm_chunk_job;
 
-/* The most threads sm_chunks_decode_ runs (opening a library). */
+/* The most threads sm_chunks_decode_ and sm_chunks_encode_ run. */
 #define SM_CHUNK_THREADS 16u
 
-/* Decodes n chunks on up to `threads` threads (the caller's among them), scratch
- * holding chunk_elems * elsize bytes for each; on a little-endian host only. The
- * calling thread first runs side(side_arg) when side is not NULL, then decodes with
- * the others. Returns the first job that failed, or SIZE_MAX when all decoded. */
+/* Decodes (encodes) n chunks on up to `threads` threads (the caller's among them),
+ * scratch holding chunk_elems * elsize bytes for each; on a little-endian host only.
+ * Decoding, the calling thread first runs side(side_arg) when side is not NULL.
+ * Returns the first job that failed, or SIZE_MAX when all succeeded. */
 size_t sm_chunks_decode_(sm_chunk_job *jobs, size_t n, size_t chunk_elems, size_t elsize,
                          unsigned threads, uint8_t *scratch, void (*side)(void *),
                          void *side_arg);
+size_t sm_chunks_encode_(sm_chunk_job *jobs, size_t n, size_t chunk_elems, size_t elsize,
+                         int level, unsigned threads, uint8_t *scratch);
+/* The room an encoded chunk of `bytes` bytes may need (zlib's compressBound). */
+size_t sm_chunk_room_(size_t bytes);
 
 /* The specmatch header in the file's first 512 bytes (an HDF5 user block): magic,
  * the sha256 and size of the rest of the file. Readers check it before HDF5 parses
