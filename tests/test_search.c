@@ -42,9 +42,13 @@ static sm_library *open_large(void)
 {
     sm_error e = {0};
     sm_library *large = NULL;
+    /* and blocked in segments of 1,000 spectra, on threads, as a library of more
+     * than SM_INDEX_SEGMENT spectra is */
     sm_index_small_ = 0;
+    sm_index_segment_ = 1000;
     assert_int_equal(sm_library_open(SM_DEFAULT_LIBRARY, &large, &e), SM_OK);
     sm_index_small_ = SM_INDEX_SMALL;
+    sm_index_segment_ = SM_INDEX_SEGMENT;
     return large;
 }
 
@@ -267,6 +271,16 @@ static void test_indexed_equals_exhaustive(void **state)
     assert_int_equal(large->index->block, SM_INDEX_BLOCK_LARGE);
     assert_true(lib->index_stored);    /* read from the file */
     assert_false(large->index_stored); /* built at open: the file's is of blocks of 4 */
+    {   /* its segments' orders together name every spectrum once */
+        size_t nl = sm_library_size(large);
+        uint8_t *seen = calloc(nl, 1);
+        assert_non_null(seen);
+        for (size_t p = 0; p < nl; p++) {
+            assert_true(large->index->order[p] < nl);
+            assert_int_equal(seen[large->index->order[p]]++, 0);
+        }
+        free(seen);
+    }
     /* each kernel on both block sizes, then the last (scalar, always there) again
      * with every candidate scored as soon as it is bounded above the floor */
     size_t tested = 0, nk = sm_kernel_count();

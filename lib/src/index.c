@@ -2,6 +2,7 @@
 /* madvise, MADV_HUGEPAGE (sm_alloc_big_) */
 #define _DEFAULT_SOURCE
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -184,8 +185,9 @@ static void pick(struct picks *b, size_t p, float sc)
     b->pos[j] = p;
 }
 
-static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *keys, size_t n,
-                             size_t window)
+/* One segment of the keys, blocked alone: its spectra's order into `order`. */
+static sm_status fill_segment(const sm_library *lib, const sm_index *ix, const keyed *keys,
+                              size_t n, size_t window, uint32_t *order)
 {
     size_t bsz = ix->block;
     float *seed = calloc(ix->n_bins, sizeof *seed);
@@ -215,7 +217,7 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
             next++;
         size_t i = keys[next].index;
         placed[next] = 1;
-        ix->order[out++] = (uint32_t)i;
+        order[out++] = (uint32_t)i;
         if (bsz == 1 || out == n)
             continue;
         sm_nominal a = sm_nominal_at_(lib, i, NULL, NULL);
@@ -272,7 +274,7 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
             seed[a.mz[k]] = 0.0f;
         for (size_t t = 0; t < best.n; t++) {
             placed[best.pos[t]] = 1;
-            ix->order[out++] = keys[best.pos[t]].index;
+            order[out++] = keys[best.pos[t]].index;
         }
     }
     st = SM_OK;
@@ -286,6 +288,63 @@ out:
     free(cand);
     free(bound);
     return st;
+}
+
+/* The keys are blocked in segments of sm_index_segment_ spectra (a whole number of
+ * blocks), each alone and on its own thread: the greedy choice of a block's spectra
+ * goes one block after another, and segments are what can go side by side. Their
+ * size does not depend on the number of threads, so neither does the index. A
+ * segment's last blocks choose among fewer candidates than FILL_WINDOW: at 1M, with
+ * segments of 2^18, the last 4,096 of each 262,144 positions. */
+size_t sm_index_segment_ = SM_INDEX_SEGMENT;
+
+typedef struct fill_job {
+    const sm_library *lib;
+    const sm_index *ix;
+    const keyed *keys;
+    size_t n, window, seg, step, first; /* this thread's segments: first, first + step, ... */
+    sm_status st;
+} fill_job;
+
+static void *fill_thread(void *arg)
+{
+    fill_job *j = arg;
+    j->st = SM_OK;
+    for (size_t s0 = j->first * j->seg; s0 < j->n && j->st == SM_OK; s0 += j->step * j->seg) {
+        size_t len = j->n - s0 < j->seg ? j->n - s0 : j->seg;
+        j->st = fill_segment(j->lib, j->ix, j->keys + s0, len, j->window, j->ix->order + s0);
+    }
+    return NULL;
+}
+
+static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *keys, size_t n,
+                             size_t window)
+{
+    size_t seg = sm_index_segment_ / ix->block * ix->block;
+    if (seg == 0)
+        seg = ix->block;
+    size_t n_seg = n == 0 ? 1 : (n + seg - 1) / seg;
+    enum { MAX_FILL_THREADS = 16 };
+    size_t t = sm_cpu_count();
+    t = t < n_seg ? t : n_seg;
+    t = t < MAX_FILL_THREADS ? t : MAX_FILL_THREADS;
+    fill_job job[MAX_FILL_THREADS];
+    pthread_t tid[MAX_FILL_THREADS];
+    size_t started = 1;
+    for (size_t k = 0; k < t; k++)
+        job[k] = (fill_job){lib, ix, keys, n, window, seg, t, k, SM_OK};
+    for (size_t k = 1; k < t; k++, started++)
+        if (pthread_create(&tid[k], NULL, fill_thread, &job[k]) != 0)
+            break;
+    fill_thread(&job[0]);
+    for (size_t k = 1; k < started; k++)
+        pthread_join(tid[k], NULL);
+    for (size_t k = started; k < t; k++) /* threads that could not start: done here */
+        fill_thread(&job[k]);
+    for (size_t k = 0; k < t; k++)
+        if (job[k].st != SM_OK)
+            return job[k].st;
+    return SM_OK;
 }
 
 /* Envelope rows where few blocks have the m/z (high masses, odd ones: most rows of a

@@ -59,6 +59,10 @@ extern size_t sm_search_heap_cap_;
 /* The library size up to which blocks are small: SM_INDEX_SMALL, lowered by the tests
  * to run the large blocks on a small library (index.c). */
 extern size_t sm_index_small_;
+/* Spectra blocked together, one segment of the keys a thread (index.c):
+ * SM_INDEX_SEGMENT, lowered by the tests to block a small library in segments. */
+#define SM_INDEX_SEGMENT ((size_t)1 << 18)
+extern size_t sm_index_segment_;
 #define SM_INDEX_CUTS 21   /* cuts at m/z 20, 25, ..., 120 */
 #define SM_INDEX_CUT0 20
 #define SM_INDEX_CUT_STEP 5
