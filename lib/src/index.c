@@ -628,39 +628,121 @@ static uint8_t sketch_code(unsigned i)
     return (uint8_t)ceil(8.0 * sqrt((double)i));
 }
 
-sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, sm_error *err)
+/* The sketches are built in two passes over the blocks (count the entries, then
+ * fill them), each pass split into ranges of blocks, one a thread. */
+typedef struct sketch_job {
+    const sm_library *lib;
+    sm_index *ix;
+    const uint8_t *code;
+    size_t b0, b1; /* this thread's blocks */
+    bool fill;     /* second pass */
+    bool nomem;
+} sketch_job;
+
+static void *sketch_thread(void *arg)
+{
+    sketch_job *j = arg;
+    const sm_library *lib = j->lib;
+    sm_index *ix = j->ix;
+    const size_t n = lib->n, B = ix->block, W = SM_MAX_NOMINAL_MZ + 1;
+    const sm_kernel *kern = sm_kernel_get_();
+    /* the block's spectra unpacked one after another */
+    uint16_t *bmz = malloc(B * W * sizeof *bmz), *bin = malloc(B * W * sizeof *bin);
+    uint32_t *stamp = j->fill ? NULL : calloc(SM_MAX_NOMINAL_MZ + 2, sizeof *stamp);
+    size_t len[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE
+                                                         : SM_INDEX_BLOCK_SMALL];
+    j->nomem = !bmz || !bin || (!j->fill && !stamp);
+    for (size_t b = j->b0; b < j->b1 && !j->nomem; b++) {
+        size_t p0 = b * B, p1 = p0 + B < n ? p0 + B : n, nb = p1 - p0, u = 0;
+        if (!j->fill) { /* the m/z the block's spectra have, counted once */
+            for (size_t p = p0; p < p1; p++) {
+                uint64_t o = lib->nom_off[p];
+                size_t np = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[p + 1] - o),
+                                         bmz, bin);
+                ix->first_mz[p] = np > 0 ? bmz[0] : UINT16_MAX;
+                for (size_t k = 0; k < np; k++)
+                    if (stamp[bmz[k]] != b + 1) {
+                        stamp[bmz[k]] = (uint32_t)(b + 1);
+                        u++;
+                    }
+            }
+            ix->sk_off[b + 1] = u; /* a count until the prefix sum */
+            continue;
+        }
+        /* the block's spectra merged in m/z order */
+        size_t head[sizeof len / sizeof len[0]] = {0};
+        for (size_t sp = 0; sp < nb; sp++) {
+            uint64_t o = lib->nom_off[p0 + sp];
+            len[sp] = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[p0 + sp + 1] - o),
+                                   bmz + sp * W, bin + sp * W);
+        }
+        for (uint64_t e = ix->sk_off[b]; e < ix->sk_off[b + 1]; e++) {
+            unsigned m = UINT16_MAX;
+            for (size_t sp = 0; sp < nb; sp++)
+                if (head[sp] < len[sp] && bmz[sp * W + head[sp]] < m)
+                    m = bmz[sp * W + head[sp]];
+            ix->sk_mz[e] = (uint16_t)m;
+            for (size_t sp = 0; sp < nb; sp++) {
+                size_t c = sp * W + head[sp];
+                if (head[sp] < len[sp] && bmz[c] == m) {
+                    ix->sk_val[e * B + sp] = j->code[bin[c]];
+                    head[sp]++;
+                }
+            }
+        }
+    }
+    free(bmz);
+    free(bin);
+    free(stamp);
+    return NULL;
+}
+
+/* Runs one pass on up to `threads` threads; false when one ran out of memory. */
+static bool sketch_pass(const sm_library *lib, sm_index *ix, const uint8_t *code, bool fill,
+                        unsigned threads)
+{
+    enum { MAX_SKETCH_THREADS = 16 };
+    size_t nb = ix->n_blocks, t = threads == 0 ? 1 : threads;
+    t = t < MAX_SKETCH_THREADS ? t : MAX_SKETCH_THREADS;
+    t = nb < 256 * t ? (nb + 255) / 256 : t; /* at least 256 blocks a thread */
+    if (t == 0)
+        t = 1;
+    sketch_job job[MAX_SKETCH_THREADS];
+    pthread_t tid[MAX_SKETCH_THREADS];
+    size_t started = 1;
+    for (size_t k = 0; k < t; k++)
+        job[k] = (sketch_job){lib, ix, code, nb * k / t, nb * (k + 1) / t, fill, false};
+    for (size_t k = 1; k < t; k++, started++)
+        if (pthread_create(&tid[k], NULL, sketch_thread, &job[k]) != 0)
+            break;
+    sketch_thread(&job[0]);
+    for (size_t k = 1; k < started; k++)
+        pthread_join(tid[k], NULL);
+    for (size_t k = started; k < t; k++) /* threads that could not start: done here */
+        sketch_thread(&job[k]);
+    bool ok = true;
+    for (size_t k = 0; k < t; k++)
+        ok = ok && !job[k].nomem;
+    return ok;
+}
+
+sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, unsigned threads,
+                           sm_error *err)
 {
     const size_t n = lib->n, B = ix->block;
-    const sm_kernel *kern = sm_kernel_get_();
     uint8_t code[SM_BASE_PEAK + 1];
     for (unsigned i = 0; i <= SM_BASE_PEAK; i++)
         code[i] = sketch_code(i);
-    /* the block's spectra unpacked one after another */
-    uint16_t *bmz = malloc(B * (SM_MAX_NOMINAL_MZ + 1) * sizeof *bmz);
-    uint16_t *bin = malloc(B * (SM_MAX_NOMINAL_MZ + 1) * sizeof *bin);
-    uint32_t *stamp = calloc(SM_MAX_NOMINAL_MZ + 2, sizeof *stamp);
     ix->sk_off = malloc((ix->n_blocks + 1) * sizeof *ix->sk_off);
     ix->first_mz = malloc((n ? n : 1) * sizeof *ix->first_mz);
-    if (!bmz || !bin || !stamp || !ix->sk_off || !ix->first_mz)
+    if (!ix->sk_off || !ix->first_mz)
         goto nomem;
-    size_t len[SM_INDEX_BLOCK_LARGE > SM_INDEX_BLOCK_SMALL ? SM_INDEX_BLOCK_LARGE
-                                                         : SM_INDEX_BLOCK_SMALL];
     /* first the entries of each block: the m/z its spectra have, counted once */
     ix->sk_off[0] = 0;
-    for (size_t b = 0; b < ix->n_blocks; b++) {
-        size_t p0 = b * B, p1 = p0 + B < n ? p0 + B : n, u = 0;
-        for (size_t p = p0; p < p1; p++) {
-            uint64_t o = lib->nom_off[p];
-            size_t np = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[p + 1] - o), bmz, bin);
-            ix->first_mz[p] = np > 0 ? bmz[0] : UINT16_MAX;
-            for (size_t k = 0; k < np; k++)
-                if (stamp[bmz[k]] != b + 1) {
-                    stamp[bmz[k]] = (uint32_t)(b + 1);
-                    u++;
-                }
-        }
-        ix->sk_off[b + 1] = ix->sk_off[b] + u;
-    }
+    if (!sketch_pass(lib, ix, code, false, threads))
+        goto nomem;
+    for (size_t b = 0; b < ix->n_blocks; b++)
+        ix->sk_off[b + 1] += ix->sk_off[b];
     size_t entries = ix->sk_off[ix->n_blocks];
     ix->sk_mz = sm_alloc_big_((entries ? entries : 1) * sizeof *ix->sk_mz);
     ix->sk_val = sm_alloc_big_(entries * B + SM_SKETCH_PAD);
@@ -669,38 +751,10 @@ sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, sm_error *err)
     if (!ix->sk_mz || !ix->sk_val)
         goto nomem;
     /* then each block's spectra merged in m/z order */
-    for (size_t b = 0; b < ix->n_blocks; b++) {
-        size_t p0 = b * B, p1 = p0 + B < n ? p0 + B : n, nb = p1 - p0;
-        size_t head[sizeof len / sizeof len[0]] = {0};
-        for (size_t s = 0; s < nb; s++) {
-            uint64_t o = lib->nom_off[p0 + s];
-            len[s] = kern->unpack(lib->nom_w + o, (size_t)(lib->nom_off[p0 + s + 1] - o),
-                                  bmz + s * (SM_MAX_NOMINAL_MZ + 1),
-                                  bin + s * (SM_MAX_NOMINAL_MZ + 1));
-        }
-        for (uint64_t e = ix->sk_off[b]; e < ix->sk_off[b + 1]; e++) {
-            unsigned m = UINT16_MAX;
-            for (size_t s = 0; s < nb; s++)
-                if (head[s] < len[s] && bmz[s * (SM_MAX_NOMINAL_MZ + 1) + head[s]] < m)
-                    m = bmz[s * (SM_MAX_NOMINAL_MZ + 1) + head[s]];
-            ix->sk_mz[e] = (uint16_t)m;
-            for (size_t s = 0; s < nb; s++) {
-                size_t c = s * (SM_MAX_NOMINAL_MZ + 1) + head[s];
-                if (head[s] < len[s] && bmz[c] == m) {
-                    ix->sk_val[e * B + s] = code[bin[c]];
-                    head[s]++;
-                }
-            }
-        }
-    }
-    free(bmz);
-    free(bin);
-    free(stamp);
+    if (!sketch_pass(lib, ix, code, true, threads))
+        goto nomem;
     return SM_OK;
 nomem:
-    free(bmz);
-    free(bin);
-    free(stamp);
     free(ix->sk_off);
     free(ix->sk_mz);
     free(ix->sk_val);

@@ -368,7 +368,9 @@ sm_status sm_library_open_ex(const char *path, unsigned flags, sm_library **out,
     /* Last, once the file is closed and every buffer of reading and indexing is
      * gone, so that they do not add up to a higher peak of memory. */
     if (st == SM_OK)
-        st = sm_index_sketch_(lib, lib->index, err);
+        st = sm_index_sketch_(lib, lib->index,
+                              (flags >> 8 & 0xFFu) != 0 ? (flags >> 8 & 0xFFu) : sm_cpu_count(),
+                              err);
     if (st != SM_OK) {
         sm_library_free_contents_(lib);
         free(lib);

@@ -207,7 +207,8 @@ void sm_packed_free_(sm_packed_ *pk);
 void sm_library_take_packed_(sm_library *lib, const sm_packed_ *pk);
 /* The sketches of ix's blocks (sm_index) from the library's packed spectra, once
  * they are installed; err may be NULL. */
-sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, sm_error *err);
+sm_status sm_index_sketch_(const sm_library *lib, sm_index *ix, unsigned threads,
+                           sm_error *err);
 void *sm_alloc_big_(size_t size);
 /* Bumped whenever what index.c builds changes: a file's stored index of another
  * version is not used (the library is indexed at open instead). */
