@@ -12,6 +12,23 @@ unsigned sm_cpu_count(void)
     return n > 0 ? (unsigned)n : 1u;
 }
 
+void sm_run_threads_(void *(*fn)(void *), void *jobs, size_t job_size, size_t n)
+{
+    pthread_t tid[SM_MAX_THREADS_];
+    size_t started = 1;
+    if (n > SM_MAX_THREADS_)
+        n = SM_MAX_THREADS_;
+    for (size_t k = 1; k < n; k++, started++)
+        if (pthread_create(&tid[k], NULL, fn, (char *)jobs + k * job_size) != 0)
+            break;
+    if (n > 0)
+        fn(jobs);
+    for (size_t k = 1; k < started; k++)
+        pthread_join(tid[k], NULL);
+    for (size_t k = started; k < n; k++) /* threads that could not start: run here */
+        fn((char *)jobs + k * job_size);
+}
+
 /* Full groups wait for the end of the batch, where every thread sweeps each of them
  * together; past MAX_DEFERRED waiting (a group takes up to ~2 MB), the thread that
  * fills one sweeps it alone at once. */

@@ -2,7 +2,6 @@
  * inflate, then HDF5's byte shuffle undone) or encoded (shuffled, then deflated, the
  * bytes HDF5's own filters write). h5io.c reads and writes the chunks as stored:
  * HDF5 is called from one thread only. */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -22,6 +21,8 @@ typedef struct chunk_ctx {
 typedef struct chunk_arg {
     chunk_ctx *c;
     unsigned t;
+    void (*side)(void *); /* run first, by thread 0 */
+    void *side_arg;
 } chunk_arg;
 
 /* HDF5's shuffle stores byte b of element i at b * n + i; this puts it back at
@@ -102,6 +103,8 @@ static void *chunk_worker(void *p)
 {
     chunk_arg *a = p;
     chunk_ctx *c = a->c;
+    if (a->side != NULL)
+        a->side(a->side_arg); /* the caller's own work first, while the others decode */
     uint8_t *scratch = c->scratch + (size_t)a->t * c->chunk_elems * c->elsize;
     for (;;) {
         size_t i = atomic_fetch_add(&c->next, 1);
@@ -121,20 +124,10 @@ static size_t run_jobs(chunk_ctx *c, unsigned threads, void (*side)(void *), voi
         threads = (unsigned)c->n;
     if (threads == 0)
         threads = 1;
-    pthread_t tid[SM_CHUNK_THREADS];
     chunk_arg arg[SM_CHUNK_THREADS];
-    unsigned started = 1;
     for (unsigned t = 0; t < threads; t++)
-        arg[t] = (chunk_arg){c, t};
-    /* Threads that cannot start leave their share to the others. */
-    for (unsigned t = 1; t < threads; t++, started++)
-        if (pthread_create(&tid[t], NULL, chunk_worker, &arg[t]) != 0)
-            break;
-    if (side != NULL)
-        side(side_arg); /* the caller's own work first, while the others decode */
-    chunk_worker(&arg[0]);
-    for (unsigned t = 1; t < started; t++)
-        pthread_join(tid[t], NULL);
+        arg[t] = (chunk_arg){c, t, t == 0 ? side : NULL, side_arg};
+    sm_run_threads_(chunk_worker, arg, sizeof arg[0], threads);
     for (size_t i = 0; i < c->n; i++)
         if (c->jobs[i].failed)
             return i;

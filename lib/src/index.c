@@ -2,7 +2,6 @@
 /* madvise, MADV_HUGEPAGE (sm_alloc_big_) */
 #define _DEFAULT_SOURCE
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -324,23 +323,13 @@ static sm_status fill_blocks(const sm_library *lib, sm_index *ix, const keyed *k
     if (seg == 0)
         seg = ix->block;
     size_t n_seg = n == 0 ? 1 : (n + seg - 1) / seg;
-    enum { MAX_FILL_THREADS = 16 };
     size_t t = sm_cpu_count();
     t = t < n_seg ? t : n_seg;
-    t = t < MAX_FILL_THREADS ? t : MAX_FILL_THREADS;
-    fill_job job[MAX_FILL_THREADS];
-    pthread_t tid[MAX_FILL_THREADS];
-    size_t started = 1;
+    t = t < SM_MAX_THREADS_ ? t : SM_MAX_THREADS_;
+    fill_job job[SM_MAX_THREADS_];
     for (size_t k = 0; k < t; k++)
         job[k] = (fill_job){lib, ix, keys, n, window, seg, t, k, SM_OK};
-    for (size_t k = 1; k < t; k++, started++)
-        if (pthread_create(&tid[k], NULL, fill_thread, &job[k]) != 0)
-            break;
-    fill_thread(&job[0]);
-    for (size_t k = 1; k < started; k++)
-        pthread_join(tid[k], NULL);
-    for (size_t k = started; k < t; k++) /* threads that could not start: done here */
-        fill_thread(&job[k]);
+    sm_run_threads_(fill_thread, job, sizeof job[0], t);
     for (size_t k = 0; k < t; k++)
         if (job[k].st != SM_OK)
             return job[k].st;
@@ -701,25 +690,15 @@ static void *sketch_thread(void *arg)
 static bool sketch_pass(const sm_library *lib, sm_index *ix, const uint8_t *code, bool fill,
                         unsigned threads)
 {
-    enum { MAX_SKETCH_THREADS = 16 };
     size_t nb = ix->n_blocks, t = threads == 0 ? 1 : threads;
-    t = t < MAX_SKETCH_THREADS ? t : MAX_SKETCH_THREADS;
+    t = t < SM_MAX_THREADS_ ? t : SM_MAX_THREADS_;
     t = nb < 256 * t ? (nb + 255) / 256 : t; /* at least 256 blocks a thread */
     if (t == 0)
         t = 1;
-    sketch_job job[MAX_SKETCH_THREADS];
-    pthread_t tid[MAX_SKETCH_THREADS];
-    size_t started = 1;
+    sketch_job job[SM_MAX_THREADS_];
     for (size_t k = 0; k < t; k++)
         job[k] = (sketch_job){lib, ix, code, nb * k / t, nb * (k + 1) / t, fill, false};
-    for (size_t k = 1; k < t; k++, started++)
-        if (pthread_create(&tid[k], NULL, sketch_thread, &job[k]) != 0)
-            break;
-    sketch_thread(&job[0]);
-    for (size_t k = 1; k < started; k++)
-        pthread_join(tid[k], NULL);
-    for (size_t k = started; k < t; k++) /* threads that could not start: done here */
-        sketch_thread(&job[k]);
+    sm_run_threads_(sketch_thread, job, sizeof job[0], t);
     bool ok = true;
     for (size_t k = 0; k < t; k++)
         ok = ok && !job[k].nomem;

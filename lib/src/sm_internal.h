@@ -380,6 +380,12 @@ typedef struct sm_chunk_job {
 /* The most threads sm_chunks_decode_ and sm_chunks_encode_ run. */
 #define SM_CHUNK_THREADS 16u
 
+/* fn(jobs + k * job_size) for k < n (at most SM_MAX_THREADS_), each on a thread of
+ * its own, job 0 on the caller's; returns when all have returned. A thread that
+ * cannot be started has its job run on the caller's afterwards (batch.c). */
+#define SM_MAX_THREADS_ 16u
+void sm_run_threads_(void *(*fn)(void *), void *jobs, size_t job_size, size_t n);
+
 /* Decodes (encodes) n chunks on up to `threads` threads (the caller's among them),
  * scratch holding chunk_elems * elsize bytes for each; on a little-endian host only.
  * Decoding, the calling thread first runs side(side_arg) when side is not NULL.
