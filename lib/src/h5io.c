@@ -24,7 +24,7 @@
 typedef struct io {
     const char *path;
     sm_error *err;
-    unsigned threads; /* reading: threads that decompress chunks (0 or 1: HDF5 does) */
+    unsigned threads; /* threads that (de)compress chunks (chunks.c); 0 counts as 1 */
 } io;
 
 /* ------------------------------------------------------------------ */
@@ -337,8 +337,18 @@ static sm_status make_group(const io *x, hid_t parent, const char *name, const c
     return st;
 }
 
-static bool host_little_endian(void);
-#define DIRECT_BATCH 16u /* chunks read or written, then decoded or encoded together */
+/* Chunks read or written as stored (H5Dread_chunk, H5Dwrite_chunk), decoded or
+ * encoded on threads by chunks.c, DIRECT_BATCH at a time; only little-endian types on
+ * a little-endian host, whose bytes in memory are those in the file. */
+#define DIRECT_BATCH 16u
+
+static bool host_little_endian(void)
+{
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
 
 /* buf's n elements written chunk by chunk (`chunk` elements each), every chunk
  * shuffled and deflated here on x->threads threads (chunks.c) into the bytes HDF5's
@@ -991,11 +1001,6 @@ out:
     return st;
 }
 
-/* Reading a dataset's chunks as stored and decompressing them on several threads
- * (chunks.c) instead of through H5Dread, which decompresses one chunk after another:
- * only for what this file's writer makes (1-D chunks, deflate with or without the
- * shuffle before it, little-endian types on a little-endian host); anything else,
- * and any chunk that is not stored whole, goes through H5Dread as before. */
 /* A dataset read piece by piece (stream_ds): each piece of len elements, the first
  * at element `at`, goes to a callback, which may refuse it. */
 typedef sm_status (*piece_fn)(const io *x, void *ctx, const void *buf, size_t len, uint64_t at);
@@ -1024,6 +1029,11 @@ static void run_pending(void *arg)
 
 #define DIRECT_MAX_CHUNK ((hsize_t)1 << 22)
 
+/* Reading a dataset's chunks as stored and decompressing them on several threads
+ * instead of through H5Dread, which decompresses one chunk after another: only for
+ * what this file's writer makes (1-D chunks, deflate with or without the shuffle
+ * before it); anything else, and any chunk that is not stored whole, goes through
+ * H5Dread as before. */
 typedef struct direct {
     hsize_t chunk; /* elements a chunk; 0: H5Dread */
     size_t elsize;
@@ -1038,14 +1048,6 @@ static void direct_free(direct *d)
     free(d->scratch);
     d->raw = d->scratch = NULL;
     d->chunk = 0;
-}
-
-static bool host_little_endian(void)
-{
-    const uint16_t one = 1;
-    uint8_t b;
-    memcpy(&b, &one, 1);
-    return b == 1;
 }
 
 static void direct_setup(const io *x, hid_t ds, hid_t type, enum kind k, hsize_t n,
