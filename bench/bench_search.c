@@ -14,6 +14,7 @@
 static sm_nominal_buf lib_buf;
 
 #include "bench_common.h"
+#include "bench_queries.h"
 
 #define TOP_K 10
 #define WARMUP_QUERIES 20
@@ -159,111 +160,6 @@ static int parse_count(const char *opt, const char *s, unsigned long *out)
     return 0;
 }
 
-typedef struct queries {
-    size_t n;
-    size_t cap;
-    size_t *off;        /* query j is [off[j], off[j+1]) in mz/intensity */
-    size_t pool_n;
-    size_t pool_cap;
-    uint16_t *mz;
-    uint16_t *intensity;
-    sm_nominal *view;   /* made once every query is in */
-} queries;
-
-static int queries_add(queries *q, const uint16_t *mz, const uint16_t *in, size_t n)
-{
-    if (q->n + 2 > q->cap) {
-        size_t cap = q->cap ? 2 * q->cap : 1024;
-        size_t *o = realloc(q->off, cap * sizeof *o);
-        if (o == NULL)
-            return -1;
-        q->off = o;
-        q->cap = cap;
-    }
-    if (q->pool_n + n > q->pool_cap) {
-        size_t cap = q->pool_cap ? 2 * q->pool_cap : 65536;
-        while (cap < q->pool_n + n)
-            cap *= 2;
-        uint16_t *a = realloc(q->mz, cap * sizeof *a);
-        if (a == NULL)
-            return -1;
-        q->mz = a;
-        uint16_t *b = realloc(q->intensity, cap * sizeof *b);
-        if (b == NULL)
-            return -1;
-        q->intensity = b;
-        q->pool_cap = cap;
-    }
-    if (q->n == 0)
-        q->off[0] = 0;
-    memcpy(q->mz + q->pool_n, mz, n * sizeof *mz);
-    memcpy(q->intensity + q->pool_n, in, n * sizeof *in);
-    q->pool_n += n;
-    q->n++;
-    q->off[q->n] = q->pool_n;
-    return 0;
-}
-
-static void queries_free(queries *q)
-{
-    free(q->off);
-    free(q->mz);
-    free(q->intensity);
-    free(q->view);
-}
-
-/* Reads and preprocesses every spectrum of path; records that fail are counted. */
-static int read_queries(const char *path, queries *q, size_t *failed)
-{
-    sm_error e = {0};
-    sm_reader *r = NULL;
-    *failed = 0;
-    if (sm_reader_open(path, &r, &e) != SM_OK) {
-        fprintf(stderr, "%s: %s: %s\n", prog, path, e.message);
-        return -1;
-    }
-    int rc = -1;
-    sm_spectrum s;
-    sm_spectrum_init(&s);
-    static uint16_t mz[SM_MAX_NOMINAL_MZ + 1], in[SM_MAX_NOMINAL_MZ + 1];
-    for (;;) {
-        sm_status st = sm_reader_next(r, &s, &e);
-        if (st == SM_END)
-            break;
-        if (st == SM_ERR_PARSE || st == SM_ERR_LIMIT) {
-            (*failed)++;
-            continue;
-        }
-        if (st != SM_OK) {
-            fprintf(stderr, "%s: %s:%lu: %s\n", prog, path, e.line, e.message);
-            goto out;
-        }
-        size_t n = 0;
-        if (sm_preprocess(s.peaks, s.n_peaks, mz, in, SM_MAX_NOMINAL_MZ + 1, &n, &e) != SM_OK) {
-            (*failed)++;
-            continue;
-        }
-        if (queries_add(q, mz, in, n) != 0) {
-            fprintf(stderr, "%s: out of memory reading queries\n", prog);
-            goto out;
-        }
-    }
-    q->view = malloc((q->n ? q->n : 1) * sizeof *q->view);
-    if (q->view == NULL) {
-        fprintf(stderr, "%s: out of memory reading queries\n", prog);
-        goto out;
-    }
-    for (size_t j = 0; j < q->n; j++)
-        q->view[j] = (sm_nominal){.n = q->off[j + 1] - q->off[j],
-                                  .mz = q->mz + q->off[j],
-                                  .intensity = q->intensity + q->off[j]};
-    rc = 0;
-out:
-    sm_spectrum_clear(&s);
-    sm_reader_close(r);
-    return rc;
-}
-
 int main(int argc, char **argv)
 {
     unsigned long exact_sample = 50, threads_max = 2;
@@ -355,7 +251,7 @@ int main(int argc, char **argv)
     /* 2. queries */
     size_t q_failed = 0;
     t0 = now();
-    if (read_queries(query_path, &q, &q_failed) != 0)
+    if (read_queries(prog, query_path, &q, &q_failed) != 0)
         goto out;
     printf("queries: %s: %zu preprocessed, %zu skipped (unreadable or empty), %.2f s\n",
            query_path, q.n, q_failed, now() - t0);
