@@ -1,6 +1,8 @@
 /* test_msp.c — the MSP reader: dialects, metadata, bad input with file and line, real files. */
 #include "test_common.h"
 
+#include "formats.h"
+
 typedef struct {
     sm_reader *r;
     sm_spectrum s;
@@ -230,6 +232,80 @@ static void test_real_files(void **state)
     rd_close(&x);
 }
 
+/* sm_parse_number_ must give the double strtod gives, bit for bit, for every
+ * number it accepts (its own fast path or strtod), and refuse what is not one. */
+static void expect_as_strtod(const char *tok)
+{
+    double got = 0;
+    if (!sm_parse_number_(tok, strlen(tok), &got))
+        fail_msg("'%s' refused; strtod reads it", tok);
+    double want = strtod(tok, NULL);
+    if (memcmp(&got, &want, sizeof got) != 0)
+        fail_msg("'%s' read as %.17g, strtod gives %.17g", tok, got, want);
+}
+
+static uint64_t next_random(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+static void test_numbers_as_strtod(void **state)
+{
+    (void)state;
+    static const char *const edge[] = {
+        "0", "-0", "+0", "0.0", "-0.000", "007", "41", "41.0", ".5", "5.", "+3.25", "-2.5",
+        "1e5", "1E-5", "2.5e+3", "0.1", "0.3", "4.35", "999.999", "1e22", "1e23", "1e-22",
+        "1e-23", "9007199254740992", "9007199254740993", "9007199254740995",
+        "1234567890123456789", "12345678901234567890", "123456789012345678901",
+        "0.000000000000000000000000001", "3.141592653589793238462643383279",
+        "1.7976931348623157e308", "4.9e-324", "2.2250738585072014e-308", "100000e-5",
+        "0000000000000000000000000001.5", "1.00000000000000000000000000000000000001",
+    };
+    for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++)
+        expect_as_strtod(edge[i]);
+    /* -0 keeps its sign, as strtod's */
+    double z = 1;
+    assert_true(sm_parse_number_("-0", 2, &z) && z == 0 && signbit(z));
+    static const char *const refused[] = {
+        "", "-", "+", ".", "-.", "1.2.3", "1e", "1e+", "e5", "0x10", "nan", "inf",
+        "1,5", "12a", " 1", "1 ", "+-5", "1e400", "-1e400",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        double v;
+        if (sm_parse_number_(refused[i], strlen(refused[i]), &v))
+            fail_msg("'%s' read as %.17g; expected it refused", refused[i], v);
+    }
+    /* the forms of peak lists and more: up to 9 digits before the point, up to 12
+     * after, an exponent now and then, a sign now and then */
+    uint64_t x = 42;
+    char buf[64];
+    for (int n = 0; n < 300000; n++) {
+        uint64_t r = next_random(&x);
+        size_t k = 0;
+        if (r % 7 == 0)
+            buf[k++] = r % 14 == 0 ? '-' : '+';
+        unsigned int_digits = (unsigned)(next_random(&x) % 10);
+        unsigned frac_digits = (unsigned)(next_random(&x) % 13);
+        if (int_digits + frac_digits == 0)
+            int_digits = 1;
+        for (unsigned d = 0; d < int_digits; d++)
+            buf[k++] = (char)('0' + next_random(&x) % 10);
+        if (frac_digits > 0 || r % 5 == 0) {
+            buf[k++] = '.';
+            for (unsigned d = 0; d < frac_digits; d++)
+                buf[k++] = (char)('0' + next_random(&x) % 10);
+        }
+        if (r % 11 == 0)
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "e%d",
+                                  (int)(next_random(&x) % 61) - 30);
+        buf[k] = '\0';
+        expect_as_strtod(buf);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_long_line_and_nul),
         cmocka_unit_test(test_empty_and_missing),
         cmocka_unit_test(test_real_files),
+        cmocka_unit_test(test_numbers_as_strtod),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
