@@ -394,6 +394,12 @@ static const double exact_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6, 
                                        1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                        1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
+/* An ASCII digit, whatever the locale (isdigit asks the locale's table). */
+static inline bool is_digit(char c)
+{
+    return (unsigned char)(c - '0') < 10;
+}
+
 /* A decimal number as strtod reads it, to the same double. The common case (at
  * most 19 significant digits, a whole number M <= 2^53 once the point is dropped,
  * M times or over a power of ten up to 10^22) is one exact double operation on two
@@ -417,7 +423,7 @@ bool sm_parse_number_(const char *tok, size_t len, double *out)
             frac = true;
             continue;
         }
-        if (i >= len || !isdigit((unsigned char)tok[i]))
+        if (i >= len || !is_digit(tok[i]))
             break;
         unsigned d = (unsigned)(tok[i] - '0');
         digits = true;
@@ -440,7 +446,7 @@ bool sm_parse_number_(const char *tok, size_t len, double *out)
         if (i < len && (tok[i] == '+' || tok[i] == '-'))
             eneg = tok[i++] == '-';
         bool ed = false;
-        for (; i < len && isdigit((unsigned char)tok[i]); i++) {
+        for (; i < len && is_digit(tok[i]); i++) {
             ed = true;
             if (exponent < 100000)
                 exponent = exponent * 10 + (tok[i] - '0');
